@@ -1,0 +1,59 @@
+#ifndef CEB_SDK_OPTVAL_H
+#define CEB_SDK_OPTVAL_H
+
+/*
+ * Option validation shared by the core's config loader and the test host.
+ * Project-internal (not installed): symbols are exported from
+ * libcebridge-sdk with the ceb__ prefix for the core and the test host only.
+ */
+#include <cjson/cJSON.h>
+#include <cebridge/buf.h>
+#include <cebridge/diag.h>
+#include <cebridge/options.h>
+
+typedef struct ceb__optvals ceb__optvals;
+
+/* Called once per error; d->field is the dotted option path ("wrap.type"). */
+typedef void (*ceb__opt_report_fn)(void *arg, const ceb_diag *d);
+
+/*
+ * Validate the instance object `obj` against `table` and fill `config`
+ * (`config_size` bytes: zeroed, then defaults, then the user's values).
+ * Keys listed in `skip_keys` (NULL-terminated; "plugin", the core's own keys)
+ * are ignored. `other_table`/`other_role` (may be NULL) let an unknown key be
+ * explained as "option belongs to redis sources, this is a sink". Unknown
+ * keys get a did-you-mean suggestion and the allowed list. Secrets are
+ * resolved (${env:NAME}, ${file:PATH}); their values never appear in a
+ * message. Every error is reported, not just the first.
+ *
+ * Returns 0, or CEB_ECONFIG after reporting, or CEB_ENOMEM. On success
+ * *owned holds every allocation the config points into (release with
+ * ceb__optvals_free after destroy()); on failure nothing is left allocated.
+ */
+int ceb__options_apply(const ceb_option *table, size_t config_size, const cJSON *obj,
+                       const char *plugin_name, const char *role,
+                       const char *const *skip_keys,
+                       const ceb_option *other_table, const char *other_role,
+                       void *config, ceb__optvals **owned,
+                       ceb__opt_report_fn report, void *arg);
+void ceb__optvals_free(ceb__optvals *v);
+
+/*
+ * Self-check of a plugin's table at load (STYLE §9.3 step 7): names unique
+ * and lower_snake_case (dots allowed), enums have choices, every default
+ * parses with the user-value parser. Returns 0 or CEB_EPLUGIN with `d`.
+ */
+int ceb__options_check_table(const ceb_option *table, ceb_diag *d);
+
+/*
+ * Render a table for humans: `markdown` false gives the --describe text
+ * (name, type, default, required, help; secrets' defaults as <secret>),
+ * true a Markdown table for plugin READMEs. Appends to `out`.
+ */
+int ceb__options_describe(const ceb_option *table, bool markdown, ceb_buf *out);
+
+/* Wrap a cJSON node as the ABI's opaque ceb_json (same object). */
+static inline const ceb_json *ceb__json_wrap(const cJSON *j) { return (const ceb_json *)(const void *)j; }
+static inline const cJSON *ceb__json_unwrap(const ceb_json *j) { return (const cJSON *)(const void *)j; }
+
+#endif
