@@ -20,7 +20,7 @@
  *
  *   | call                                   | thread                          |
  *   |----------------------------------------|---------------------------------|
- *   | emit, complete, post                   | any thread                      |
+ *   | emit, emit_dead_letter, complete, post | any thread                      |
  *   | everything else                        | the loop thread only            |
  *   | every ceb_source_ops/ceb_sink_ops call | made by the host on the loop    |
  *
@@ -150,6 +150,24 @@ struct ceb_host {
     /* Run fn(arg) on the loop thread. CEB_ESHUTDOWN after stopped(): fn is
        not called. */
     int  (*post)(ceb_instance *inst, ceb_post_cb fn, void *arg);
+
+    /*
+     * Send input that cannot be routed (a line that is not a valid event, a
+     * CloudEvent-shaped message refused in strict mode, an entry past
+     * max_deliveries) straight to the dead-letter sink of every route fed by
+     * this source, never dropping it silently. `ev` is usually the raw
+     * payload wrapped with ceb_event_wrap(); `reason` (copied) becomes the
+     * `cebdlqreason` extension, with `cebdlqroute` and `cebdlqattempts`.
+     * ack(ack_token, 0) comes once every dead-letter write succeeded;
+     * status < 0 if one failed or no route from this source has a dead
+     * letter (then the input is left for redelivery and an error is logged).
+     *
+     * Ownership: consumes the reference to `ev` on success and on error.
+     * Thread:    any thread.
+     * Returns:   0 (ack will come), CEB_EINVAL, CEB_ESHUTDOWN (no ack will come).
+     */
+    int  (*emit_dead_letter)(ceb_instance *inst, ceb_event *ev, const char *reason,
+                             void *ack_token);
 };
 
 #define CEB_HOST_HAS(h, m) \
