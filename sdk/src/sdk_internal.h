@@ -1,0 +1,46 @@
+#ifndef CEB_SDK_INTERNAL_H
+#define CEB_SDK_INTERNAL_H
+
+/*
+ * Helpers shared between modules of libcebridge-sdk. Not installed, not
+ * exported for the core (hidden by naming only: ceb__ prefix).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <cebridge/buf.h>
+#include <cebridge/diag.h>
+#include <cebridge/event.h>
+
+/* utf8.c: true when p[0..n) is well-formed UTF-8 (no overlongs, no
+   surrogates, <= U+10FFFF); otherwise *bad_at (may be NULL) gets the
+   offset of the first bad byte. */
+bool ceb__utf8_valid(const void *p, size_t n, size_t *bad_at);
+
+/* event.c: a media type whose subtype is "json" or ends in "+json"
+   (parameters and case ignored). */
+bool ceb__ctype_is_json(const char *ct, size_t len);
+
+/*
+ * event.c: set an extension from decoded input. Unlike the public setters an
+ * empty String is kept (CloudEvents allows it). `text` is validated for
+ * `type`; Integer/Boolean fill the typed value. Errors name `field` (NULL:
+ * the attribute name) in `d`. Returns 0, CEB_EINVAL, CEB_EEXIST (already
+ * set), CEB_EIMMUTABLE, CEB_ENOMEM.
+ */
+int ceb__event_set_ext(ceb_event *ev, const char *name, ceb_attr_type type,
+                       const char *text, size_t len, ceb_diag *d);
+
+/*
+ * event.c: take ownership of `data` (malloc'd, NUL-terminated at data[len])
+ * and of `parsed` (its cJSON parse, may be NULL), on success and on error.
+ */
+int ceb__event_take_data(ceb_event *ev, ceb_data_kind kind, char *data, size_t len,
+                         cJSON *parsed);
+
+/* json.c: append `text` (valid JSON) without insignificant whitespace;
+   numbers and strings are kept byte for byte. */
+int ceb__json_minify(const char *text, size_t len, ceb_buf *out);
+
+#endif
