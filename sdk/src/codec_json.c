@@ -1,0 +1,506 @@
+/*
+ * codec_json.c - the JSON event format (shared/spec/json-format.md), single
+ * and batch, with the normalization rules of DESIGN §2 (codec.h).
+ *
+ * Decoding rules, beyond the spec's:
+ *   - The input must be well-formed UTF-8 and one JSON value (trailing
+ *     whitespace only); nesting deeper than cJSON's limit (1000) is refused.
+ *     These are CEB_EDECODE: not an event at all.
+ *   - A member whose value is null is unset (spec §2.2), except "data": null,
+ *     which is the explicit JSON null payload.
+ *   - Extension values: a string is a String, true/false a Boolean, a number
+ *     an Integer when it is integral and within int32. Any other number is
+ *     refused in strict mode; in repair mode it is kept as a String holding
+ *     its JSON text (e.g. "1.5"), since the spec has no non-integer number
+ *     type and dropping it would lose data. Objects and arrays are refused.
+ *   - Extension names must be a-z0-9. In repair mode a name that only has
+ *     upper-case letters in excess is lower-cased (CEB_REPAIRED_NAME).
+ *   - An optional attribute (datacontenttype, dataschema, subject) given as
+ *     "" is refused in strict mode and treated as unset in repair mode.
+ *   - An invalid time is refused in strict mode, dropped when repairing.
+ *   - specversion other than "1.0" is refused in both modes: it is another
+ *     format, not a broken one.
+ * Every error names the attribute in d->field ("source", or "[3].source"
+ * in a batch) and in the message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include <cebridge/codec.h>
+#include <cebridge/errors.h>
+#include <cebridge/json.h>
+#include "sdk_internal.h"
+
+typedef struct dctx {
+    ceb_decode_opts *opts;
+    bool strict;
+    const char *prefix;     /* "" or "[3]" */
+    ceb_diag *d;
+} dctx;
+
+static int fail(dctx *c, int code, const char *attr, const char *fmt, ...) CEB_ATTR_PRINTF(4, 5);
+static int fail(dctx *c, int code, const char *attr, const char *fmt, ...)
+{
+    char field[128];
+    if (attr != NULL)
+        snprintf(field, sizeof field, "%s%s%s", c->prefix, c->prefix[0] && attr[0] ? "." : "", attr);
+    else
+        snprintf(field, sizeof field, "%s", c->prefix);
+    va_list ap;
+    va_start(ap, fmt);
+    ceb_diag_setv(c->d, code, field, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* Re-label an error from an event setter as a spec violation of `attr`. */
+static int relabel(dctx *c, int rc, const char *attr, const ceb_diag *tmp)
+{
+    if (rc == CEB_ENOMEM)
+        return rc;
+    return fail(c, CEB_ESPEC, attr, "%s", tmp->message);
+}
+
+static bool is_ctx_required(const char *k)
+{
+    return strcmp(k, "id") == 0 || strcmp(k, "source") == 0 || strcmp(k, "type") == 0;
+}
+
+static bool is_ctx_optional(const char *k)
+{
+    return strcmp(k, "datacontenttype") == 0 || strcmp(k, "dataschema") == 0 ||
+           strcmp(k, "subject") == 0;
+}
+
+static int set_required(dctx *c, ceb_event *ev, const char *attr, const char *given,
+                        const char *dflt, unsigned flag)
+{
+    ceb_diag tmp = {0};
+    char id[37];
+    int rc;
+    if (given != NULL && given[0] != '\0') {
+        rc = ceb_event_set(ev, attr, given, &tmp);
+        return rc < 0 ? relabel(c, rc, attr, &tmp) : 0;
+    }
+    const char *what = given == NULL ? "missing" : "empty";
+    if (c->strict)
+        return fail(c, CEB_ESPEC, attr, "required attribute '%s' is %s", attr, what);
+    if (flag == CEB_REPAIRED_ID) {
+        ceb_uuid4(id);
+        dflt = id;
+    }
+    if (dflt == NULL || dflt[0] == '\0')
+        return fail(c, CEB_ESPEC, attr, "required attribute '%s' is %s and no default %s is configured",
+                    attr, what, attr);
+    rc = ceb_event_set(ev, attr, dflt, &tmp);
+    if (rc < 0)
+        return relabel(c, rc, attr, &tmp);
+    c->opts->repaired |= flag;
+    return 0;
+}
+
+static int set_extension(dctx *c, ceb_event *ev, const char *key, cJSON *v)
+{
+    char name[128];
+    ceb_diag tmp = {0};
+    size_t klen = strlen(key);
+    int rc = ceb_attr_name_check(key, klen, &tmp);
+    if (rc < 0) {
+        bool fixable = !c->strict && klen < sizeof name && klen > 0;
+        for (size_t i = 0; fixable && i < klen; i++) {
+            char ch = key[i];
+            if (ch >= 'A' && ch <= 'Z')
+                ch = (char)(ch - 'A' + 'a');
+            name[i] = ch;
+        }
+        if (fixable) {
+            name[klen] = '\0';
+            fixable = ceb_attr_name_check(name, klen, NULL) == 0;
+        }
+        if (!fixable)
+            return fail(c, CEB_ESPEC, key, "%s", tmp.message);
+        c->opts->repaired |= CEB_REPAIRED_NAME;
+        key = name;
+    }
+    memset(&tmp, 0, sizeof tmp);
+    if (cJSON_IsString(v)) {
+        rc = ceb__event_set_ext(ev, key, CEB_ATTR_STRING, v->valuestring, strlen(v->valuestring), &tmp);
+    } else if (cJSON_IsBool(v)) {
+        rc = ceb_event_get(ev, key) != NULL
+                 ? ceb_diag_set(&tmp, CEB_EEXIST, "attribute '%s' is given more than once", key)
+                 : ceb_event_set_bool(ev, key, cJSON_IsTrue(v), &tmp);
+    } else if (cJSON_IsNumber(v)) {
+        double x = v->valuedouble;
+        if (x >= -2147483648.0 && x <= 2147483647.0 && (double)(int32_t)x == x) {
+            rc = ceb_event_get(ev, key) != NULL
+                     ? ceb_diag_set(&tmp, CEB_EEXIST, "attribute '%s' is given more than once", key)
+                     : ceb_event_set_int(ev, key, (int32_t)x, &tmp);
+        } else {
+            char *text = cJSON_PrintUnformatted(v);
+            if (text == NULL)
+                return CEB_ENOMEM;
+            if (c->strict) {
+                rc = fail(c, CEB_ESPEC, key, "extension '%s' is %s, not a CloudEvents Integer "
+                          "(a whole number within int32)", key, text);
+                cJSON_free(text);
+                return rc;
+            }
+            rc = ceb__event_set_ext(ev, key, CEB_ATTR_STRING, text, strlen(text), &tmp);
+            cJSON_free(text);
+        }
+    } else {
+        return fail(c, CEB_ESPEC, key, "extension '%s' must be a string, number or boolean, "
+                    "not an %s", key, cJSON_IsArray(v) ? "array" : "object");
+    }
+    return rc < 0 ? relabel(c, rc, key, &tmp) : 0;
+}
+
+static int set_data(dctx *c, ceb_event *ev, cJSON *root, cJSON *data, cJSON *b64)
+{
+    if (data != NULL && b64 != NULL)
+        return fail(c, CEB_ESPEC, "data_base64", "'data' and 'data_base64' are mutually exclusive");
+    if (b64 != NULL) {
+        if (!cJSON_IsString(b64))
+            return fail(c, CEB_ESPEC, "data_base64", "'data_base64' must be a string");
+        ceb_buf raw = {0};
+        int rc = ceb_base64_decode(b64->valuestring, strlen(b64->valuestring), &raw);
+        if (rc == CEB_ENOMEM)
+            return rc;
+        if (rc < 0)
+            return fail(c, CEB_ESPEC, "data_base64", "'data_base64' is not valid base64");
+        size_t n;
+        char *bytes = ceb_buf_steal(&raw, &n);
+        if (bytes == NULL)
+            return CEB_ENOMEM;
+        return ceb__event_take_data(ev, CEB_DATA_BINARY, bytes, n, NULL);
+    }
+    if (data == NULL)
+        return 0;
+    const char *ct = ceb_event_datacontenttype(ev);
+    bool json = ct == NULL || ceb__ctype_is_json(ct, strlen(ct));
+    if (!json && cJSON_IsString(data)) {
+        char *s = strdup(data->valuestring);
+        if (s == NULL)
+            return CEB_ENOMEM;
+        return ceb__event_take_data(ev, CEB_DATA_TEXT, s, strlen(s), NULL);
+    }
+    /* A JSON value (or, leniently, a non-string under a non-JSON type). */
+    cJSON *node = cJSON_DetachItemViaPointer(root, data);
+    char *text = cJSON_PrintUnformatted(node);
+    if (text == NULL) {
+        cJSON_Delete(node);
+        return CEB_ENOMEM;
+    }
+    char *copy = strdup(text);
+    cJSON_free(text);
+    if (copy == NULL) {
+        cJSON_Delete(node);
+        return CEB_ENOMEM;
+    }
+    return ceb__event_take_data(ev, CEB_DATA_JSON, copy, strlen(copy), node);
+}
+
+enum { SEEN_ID = 1, SEEN_SOURCE = 2, SEEN_TYPE = 4, SEEN_SPEC = 8, SEEN_DCT = 16,
+       SEEN_SCHEMA = 32, SEEN_SUBJECT = 64, SEEN_TIME = 128, SEEN_DATA = 256, SEEN_B64 = 512 };
+
+static unsigned seen_bit(const char *k)
+{
+    static const struct { const char *k; unsigned bit; } t[] = {
+        { "id", SEEN_ID }, { "source", SEEN_SOURCE }, { "type", SEEN_TYPE },
+        { "specversion", SEEN_SPEC }, { "datacontenttype", SEEN_DCT },
+        { "dataschema", SEEN_SCHEMA }, { "subject", SEEN_SUBJECT }, { "time", SEEN_TIME },
+        { "data", SEEN_DATA }, { "data_base64", SEEN_B64 },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(t[i].k, k) == 0)
+            return t[i].bit;
+    return 0;
+}
+
+static int decode_object(dctx *c, cJSON *obj, ceb_event **out)
+{
+    ceb_event *ev;
+    int rc;
+    if (!cJSON_IsObject(obj))
+        return fail(c, CEB_EDECODE, NULL, "not a JSON object, so not a structured CloudEvent");
+    if ((rc = ceb_event_new(&ev)) < 0)
+        return rc;
+    const char *req[3] = { NULL, NULL, NULL };   /* id, source, type as given */
+    bool has_spec = false;
+    cJSON *data = NULL, *b64 = NULL, *time = NULL;
+    unsigned seen = 0;
+    ceb_diag tmp;
+
+    for (cJSON *m = obj->child; m != NULL; m = m->next) {
+        const char *k = m->string;
+        unsigned bit = seen_bit(k);
+        if (bit != 0) {
+            if (seen & bit) {
+                rc = fail(c, CEB_ESPEC, k, "attribute '%s' is given more than once", k);
+                goto out;
+            }
+            seen |= bit;
+        }
+        if (cJSON_IsNull(m) && strcmp(k, "data") != 0)
+            continue;   /* null is unset (spec §2.2) */
+        if (strcmp(k, "data") == 0) {
+            data = m;
+        } else if (strcmp(k, "data_base64") == 0) {
+            b64 = m;
+        } else if (strcmp(k, "specversion") == 0) {
+            if (!cJSON_IsString(m)) {
+                rc = fail(c, CEB_ESPEC, k, "attribute 'specversion' must be a string");
+                goto out;
+            }
+            if (strcmp(m->valuestring, "1.0") != 0) {
+                rc = fail(c, CEB_ESPEC, k, "specversion must be \"1.0\", got \"%.32s\"", m->valuestring);
+                goto out;
+            }
+            has_spec = true;
+        } else if (strcmp(k, "time") == 0) {
+            time = m;
+        } else if (is_ctx_required(k) || is_ctx_optional(k)) {
+            if (!cJSON_IsString(m)) {
+                rc = fail(c, CEB_ESPEC, k, "attribute '%s' must be a string", k);
+                goto out;
+            }
+            if (is_ctx_required(k)) {
+                req[k[0] == 'i' ? 0 : k[0] == 's' ? 1 : 2] = m->valuestring;
+                continue;
+            }
+            if (m->valuestring[0] == '\0') {
+                if (c->strict) {
+                    rc = fail(c, CEB_ESPEC, k, "attribute '%s' must not be empty", k);
+                    goto out;
+                }
+                continue;
+            }
+            memset(&tmp, 0, sizeof tmp);
+            if ((rc = ceb_event_set(ev, k, m->valuestring, &tmp)) < 0) {
+                rc = relabel(c, rc, k, &tmp);
+                goto out;
+            }
+        } else {
+            if ((rc = set_extension(c, ev, k, m)) < 0)
+                goto out;
+        }
+    }
+
+    if (!has_spec) {
+        if (c->strict) {
+            rc = fail(c, CEB_ESPEC, "specversion", "required attribute 'specversion' is missing");
+            goto out;
+        }
+        c->opts->repaired |= CEB_REPAIRED_SPECVERSION;
+    }
+    if ((rc = set_required(c, ev, "id", req[0], NULL, CEB_REPAIRED_ID)) < 0 ||
+        (rc = set_required(c, ev, "source", req[1], c->opts->default_source, CEB_REPAIRED_SOURCE)) < 0 ||
+        (rc = set_required(c, ev, "type", req[2], c->opts->default_type, CEB_REPAIRED_TYPE)) < 0)
+        goto out;
+    if (time != NULL) {
+        const char *t = cJSON_IsString(time) ? time->valuestring : NULL;
+        if (t == NULL || ceb_time_check_rfc3339(t, strlen(t)) < 0) {
+            if (c->strict) {
+                if (t == NULL)
+                    rc = fail(c, CEB_ESPEC, "time", "attribute 'time' must be an RFC 3339 timestamp string");
+                else
+                    rc = fail(c, CEB_ESPEC, "time", "attribute 'time' is not an RFC 3339 timestamp: \"%.64s\"", t);
+                goto out;
+            }
+            c->opts->repaired |= CEB_REPAIRED_TIME;
+        } else if ((rc = ceb_event_set(ev, "time", t, NULL)) < 0) {
+            goto out;
+        }
+    }
+    if ((rc = set_data(c, ev, obj, data, b64)) < 0)
+        goto out;
+    *out = ev;
+    return 0;
+out:
+    ceb_event_unref(ev);
+    return rc;
+}
+
+/* Parse `buf` as exactly one JSON value of well-formed UTF-8. */
+static int parse(const void *buf, size_t len, cJSON **root, ceb_diag *d)
+{
+    size_t bad;
+    const char *p = buf;
+    if (buf == NULL || len == 0)
+        return ceb_diag_set(d, CEB_EDECODE, "empty payload, not JSON");
+    if (!ceb__utf8_valid(buf, len, &bad))
+        return ceb_diag_set(d, CEB_EDECODE, "not JSON: invalid UTF-8 at byte %zu", bad);
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(p, len, &end, false);
+    if (j == NULL) {
+        size_t at = (end != NULL && end >= p && end <= p + len) ? (size_t)(end - p) : 0;
+        if (at >= len)
+            return ceb_diag_set(d, CEB_EDECODE, "not JSON: unexpected end of input at byte %zu", len);
+        return ceb_diag_set(d, CEB_EDECODE, "not JSON: syntax error (or nesting deeper than %d) at byte %zu",
+                            CJSON_NESTING_LIMIT, at);
+    }
+    for (const char *q = end; q < p + len; q++) {
+        if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
+            cJSON_Delete(j);
+            return ceb_diag_set(d, CEB_EDECODE, "not JSON: unexpected text after the value at byte %zu",
+                                (size_t)(q - p));
+        }
+    }
+    *root = j;
+    return 0;
+}
+
+int ceb_codec_json_decode(const void *buf, size_t len, ceb_decode_opts *opts,
+                          ceb_event **out, ceb_diag *d)
+{
+    ceb_decode_opts strict = { .strict = true };
+    cJSON *root;
+    if (opts == NULL)
+        opts = &strict;
+    opts->repaired = 0;
+    int rc = parse(buf, len, &root, d);
+    if (rc < 0)
+        return rc;
+    dctx c = { .opts = opts, .strict = opts->strict, .prefix = "", .d = d };
+    rc = decode_object(&c, root, out);
+    cJSON_Delete(root);
+    return rc;
+}
+
+void ceb_events_free(ceb_event **events, size_t n)
+{
+    if (events == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        ceb_event_unref(events[i]);
+    free(events);
+}
+
+int ceb_codec_json_decode_batch(const void *buf, size_t len, ceb_decode_opts *opts,
+                                ceb_event ***out, size_t *n, ceb_diag *d)
+{
+    ceb_decode_opts strict = { .strict = true };
+    cJSON *root;
+    char prefix[32];
+    if (opts == NULL)
+        opts = &strict;
+    opts->repaired = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = parse(buf, len, &root, d);
+    if (rc < 0)
+        return rc;
+    if (!cJSON_IsArray(root)) {
+        cJSON_Delete(root);
+        return ceb_diag_set(d, CEB_EDECODE, "not a JSON array, so not a CloudEvents batch");
+    }
+    size_t count = (size_t)cJSON_GetArraySize(root);
+    ceb_event **evs = calloc(count ? count : 1, sizeof *evs);
+    if (evs == NULL) {
+        cJSON_Delete(root);
+        return CEB_ENOMEM;
+    }
+    size_t i = 0;
+    for (cJSON *e = root->child; e != NULL; e = e->next, i++) {
+        snprintf(prefix, sizeof prefix, "[%zu]", i);
+        dctx c = { .opts = opts, .strict = opts->strict, .prefix = prefix, .d = d };
+        if ((rc = decode_object(&c, e, &evs[i])) < 0) {
+            ceb_events_free(evs, i);
+            cJSON_Delete(root);
+            return rc;
+        }
+    }
+    cJSON_Delete(root);
+    *out = evs;
+    *n = count;
+    return 0;
+}
+
+bool ceb_codec_json_is_event(const void *buf, size_t len)
+{
+    cJSON *root;
+    if (parse(buf, len, &root, NULL) < 0)
+        return false;
+    bool yes = cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, "specversion") != NULL;
+    cJSON_Delete(root);
+    return yes;
+}
+
+/* ---- encode ------------------------------------------------------------- */
+
+static int encode_one(const ceb_event *ev, ceb_buf *out)
+{
+    int rc;
+    size_t count = ceb_event_attr_count(ev);
+    if ((rc = ceb_buf_append(out, "{", 1)) < 0)
+        return rc;
+    for (size_t i = 0; i < count; i++) {
+        ceb_attr a;
+        if (ceb_event_attr_at(ev, i, &a) < 0)
+            continue;
+        if ((i > 0 && (rc = ceb_buf_append(out, ",", 1)) < 0) ||
+            (rc = ceb_json_quote(out, a.name, strlen(a.name))) < 0 ||
+            (rc = ceb_buf_append(out, ":", 1)) < 0)
+            return rc;
+        if (a.type == CEB_ATTR_INTEGER || a.type == CEB_ATTR_BOOLEAN)
+            rc = ceb_buf_append(out, a.text, a.len);
+        else
+            rc = ceb_json_quote(out, a.text, a.len);
+        if (rc < 0)
+            return rc;
+    }
+    size_t len;
+    const char *data = ceb_event_data(ev, &len);
+    ceb_data_kind kind = ceb_event_data_kind(ev);
+    if (data != NULL && kind != CEB_DATA_NONE) {
+        if (kind == CEB_DATA_JSON || (ceb_event_data_is_json(ev) && ceb_event_data_json(ev) != NULL)) {
+            if ((rc = ceb_buf_append_str(out, ",\"data\":")) < 0 ||
+                (rc = ceb__json_minify(data, len, out)) < 0)
+                return rc;
+        } else if (kind == CEB_DATA_TEXT && memchr(data, '\0', len) == NULL &&
+                   ceb__utf8_valid(data, len, NULL)) {
+            if ((rc = ceb_buf_append_str(out, ",\"data\":")) < 0 ||
+                (rc = ceb_json_quote(out, data, len)) < 0)
+                return rc;
+        } else {
+            if ((rc = ceb_buf_append_str(out, ",\"data_base64\":\"")) < 0 ||
+                (rc = ceb_base64_encode(data, len, out)) < 0 ||
+                (rc = ceb_buf_append(out, "\"", 1)) < 0)
+                return rc;
+        }
+    }
+    return ceb_buf_append(out, "}", 1);
+}
+
+int ceb_codec_json_encode(const ceb_event *ev, ceb_buf *out)
+{
+    size_t mark = out->len;
+    int rc = encode_one(ev, out);
+    if (rc < 0 && out->data != NULL) {
+        out->len = mark;
+        out->data[mark] = '\0';
+    }
+    return rc;
+}
+
+int ceb_codec_json_encode_batch(const ceb_event *const *evs, size_t n, ceb_buf *out)
+{
+    size_t mark = out->len;
+    int rc = ceb_buf_append(out, "[", 1);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i > 0)
+            rc = ceb_buf_append(out, ",", 1);
+        if (rc == 0)
+            rc = encode_one(evs[i], out);
+    }
+    if (rc == 0)
+        rc = ceb_buf_append(out, "]", 1);
+    if (rc < 0 && out->data != NULL) {
+        out->len = mark;
+        out->data[mark] = '\0';
+    }
+    return rc;
+}
