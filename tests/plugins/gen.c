@@ -12,7 +12,8 @@
  *   source        string    the `source` attribute
  *   data_size     size      pad each event's JSON data to about this many bytes
  *   interval      duration  pause between batches (0: as fast as the loop allows)
- *   ack_log       string    append "<batch_no> <status>" per ack, "pause"/"resume" lines
+ *   ack_log       string    append "<batch_no> <status> <monotonic_ms>" per ack,
+ *                           "pause"/"resume" lines
  *
  * Event n (0-based) is in batch n / batch. Its data is
  * {"n":n,"batch":b,"pad":"xxx..."}. The source honours pause()/resume(),
@@ -76,11 +77,13 @@ typedef struct gen_source {
     bool stopped;
 } gen_source;
 
-static void gen_log_line(gen_source *g, const char *fmt, int64_t a, int b)
+/* "<batch_no> <status> <monotonic_ms>" or "<batch_no> emit-error <code> <monotonic_ms>". */
+static void gen_log_line(gen_source *g, const char *what, int64_t batch, int status)
 {
     if (g->ack_log == NULL)
         return;
-    fprintf(g->ack_log, fmt, a, b);
+    fprintf(g->ack_log, "%" PRId64 " %s%d %" PRIu64 "\n", batch, what, status,
+            uv_hrtime() / 1000000u);
     fflush(g->ack_log);
 }
 
@@ -176,7 +179,7 @@ static int gen_emit_batch(gen_source *g)
     free(evs);
     if (rc < 0) {
         g->outstanding--;
-        gen_log_line(g, "%" PRId64 " emit-error %d\n", b, rc);
+        gen_log_line(g, "emit-error ", b, rc);
         CEB_LOG_E(&g->ctx, "emit of batch %" PRId64 " failed: %s", b, ceb_strerror(rc));
         return rc;
     }
@@ -302,7 +305,7 @@ static void gen_source_ack(void *state, void *ack_token, int status)
 {
     gen_source *g = state;
     int64_t b = (int64_t)(uintptr_t)ack_token - 1;
-    gen_log_line(g, "%" PRId64 " %d\n", b, status);
+    gen_log_line(g, "", b, status);
     if (g->outstanding > 0)
         g->outstanding--;
     else
