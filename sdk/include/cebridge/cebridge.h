@@ -12,6 +12,7 @@
 #include "plugin.h"
 #include "host.h"
 #include "codec.h"
+#include "codec_http.h"
 #include "template.h"
 #include "log.h"
 
