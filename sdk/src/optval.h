@@ -13,7 +13,35 @@
 
 typedef struct ceb__optvals ceb__optvals;
 
-/* Called once per error; d->field is the dotted option path ("wrap.type"). */
+/*
+ * Called once per finding; d->field is the dotted option path ("wrap.type").
+ * d->code is CEB_ECONFIG for an error and 0 for a warning: the only warning
+ * is a CEB_OPT_DEPRECATED option that is set ("deprecated, use NEW"), which
+ * is still applied and does not make ceb__options_apply fail.
+ *
+ * Messages (d->message; the core prefixes "FILE:LINE:COL: sinks.NAME.FIELD: "):
+ *   required option missing
+ *   unknown option; did you mean 'topic'? (allowed: brokers, topic, key)
+ *   unknown option (allowed: ...)            -- no name within edit distance 2
+ *   unknown option; this plugin takes no options
+ *   unknown option; nest it: {"wrap": {"type": ...}}  -- a dotted key given flat
+ *   option belongs to kafka sources, this is a sink
+ *   expected an object, got 3                -- a parent of a dotted option
+ *   expected a string, got 3
+ *   expected an integer, got "x"
+ *   expected true or false, got "yes"
+ *   expected a duration like "5ms" or "2s", got "fast"
+ *   expected a size like "64KiB" or "1MB", got "big"
+ *   expected one of: binary, structured (got "x")
+ *   expected a list of strings, got 3        (an element: field "name[2]")
+ *   must be between 1 and 100, got 500       (durations and sizes in units: 1s, 64KiB)
+ *   invalid template: column 3: ...          (the template engine's text)
+ *   expected a string (literal, ${env:NAME} or ${file:PATH})   -- secrets: the value is never shown
+ *   environment variable NAME is not set | environment variable NAME is empty
+ *   cannot read secret file PATH: <strerror> | secret file PATH is larger than 1 MiB
+ *   deprecated, use NEW                      (warning, code 0)
+ * "got ..." shows the value as compact JSON, cut to 40 characters.
+ */
 typedef void (*ceb__opt_report_fn)(void *arg, const ceb_diag *d);
 
 /*
@@ -51,6 +79,15 @@ int ceb__options_check_table(const ceb_option *table, ceb_diag *d);
  * true a Markdown table for plugin READMEs. Appends to `out`.
  */
 int ceb__options_describe(const ceb_option *table, bool markdown, ceb_buf *out);
+
+/*
+ * Secrets (secret.c): resolve literal text, ${env:NAME} or ${file:PATH}
+ * (one trailing newline of the file dropped). Errors are CEB_ECONFIG naming
+ * the variable or path, never a value; CEB_ENOMEM. Free with ceb__secret_free
+ * (which wipes the value).
+ */
+int ceb__secret_resolve(const char *text, ceb_secret **out, ceb_diag *d);
+void ceb__secret_free(ceb_secret *s);
 
 /* Wrap a cJSON node as the ABI's opaque ceb_json (same object). */
 static inline const ceb_json *ceb__json_wrap(const cJSON *j) { return (const ceb_json *)(const void *)j; }
