@@ -97,6 +97,18 @@ size_t ceb_testhost_acked(const ceb_testhost_inst *ti);
 void ceb_testhost_set_auto_ack(ceb_testhost_inst *ti, bool on, int status);
 /* Ack every unacknowledged batch with `status`; returns how many. */
 size_t ceb_testhost_ack_pending(ceb_testhost_inst *ti, int status);
+/* Ack the `n` oldest unacknowledged batches, in emit order, with `status`;
+   returns how many were acked. */
+size_t ceb_testhost_ack_next(ceb_testhost_inst *ti, size_t n, int status);
+/*
+ * Input the source sent through host->emit_dead_letter(): each call is also
+ * one batch (counted by ceb_testhost_batches, acknowledged like an emit) but
+ * its event is not in the emitted list. `reason` (may be NULL) receives the
+ * reason given. Borrowed until the instance is destroyed.
+ */
+size_t ceb_testhost_dead_lettered_count(const ceb_testhost_inst *ti);
+const ceb_event *ceb_testhost_dead_lettered(const ceb_testhost_inst *ti, size_t index,
+                                            const char **reason);
 /* Call the source's pause()/resume() as the core's backpressure would. */
 void ceb_testhost_pause(ceb_testhost_inst *ti);
 void ceb_testhost_resume(ceb_testhost_inst *ti);
