@@ -527,6 +527,7 @@ static bool ev(E *e, int32_t idx, ceb_cesql_value *out);
 static bool fn_concat(E *e, const ceb__node *n, bool ws, ceb_cesql_value *out)
 {
     ceb_cesql_value local[8];
+    local[0] = ZS;
     ceb_cesql_value *vals = local;
     if (n->count > 8) {
         vals = (ceb_cesql_value *)ar_alloc(e, (size_t)n->count * sizeof(*vals));

@@ -187,9 +187,9 @@ static void inline_expr(out_t *o, const ceb_cesql_expr *x, int32_t idx)
         put(o, ")");
         break;
     default:
-        put(o, "(%s ", op_text(n->op));
+        put(o, "(");
         inline_expr(o, x, n->a);
-        put(o, " ");
+        put(o, " %s ", op_text(n->op));
         inline_expr(o, x, n->b);
         put(o, ")");
         break;
