@@ -256,6 +256,8 @@ static int parse_call(parser *p, int32_t *out)
     int32_t *args = items;
     int32_t nargs = 0, cap = 16;
     int rc = 0;
+    if (p->tok.kind == CEB__T_EOF)
+        return unexpected(p, "an argument or ')'");
     if (p->tok.kind != CEB__T_RP) {
         for (;;) {
             int32_t a;
@@ -653,7 +655,7 @@ int ceb__parse(ceb_cesql_expr *x, const char *text, size_t len, int32_t *root,
     parser p = { .x = x, .s = text, .len = len, .err = err };
     TRY(ceb__lex(x, text, len, 0, &p.tok));
     if (p.tok.kind == CEB__T_EOF)
-        return fail_at(&p, 0, 0, "empty expression");
+        return fail_at(&p, p.tok.off, 0, "empty expression");
     int rc = parse_logic(&p, root);
     if (rc == -ENOMEM && !p.failed)
         return rc;
