@@ -221,6 +221,46 @@ static void test_routes(void **state)
     ceb_buf_free(&b);
 }
 
+#ifdef CEB_HAVE_CONFIG
+static int resolve(void *arg, const char *plugin_name, const ceb_plugin **out, ceb_diag *d)
+{
+    return ceb_loader_get(arg, plugin_name, out, d);
+}
+
+/* The same graph from a real drop-in, with the config loader's defaults. */
+static void test_routes_from_config(void **state)
+{
+    fixture *fx = *state;
+    const char *text =
+        "{\n"
+        "  // two sinks and a dead letter\n"
+        "  \"sources\": { \"in\": { \"plugin\": \"good\", \"lines\": 5 } },\n"
+        "  \"sinks\": { \"out\": { \"plugin\": \"good\", \"path\": \"/tmp/out\" },\n"
+        "             \"dlq\": { \"plugin\": \"good\", \"path\": \"/tmp/dlq\", \"max_inflight\": 7 } },\n"
+        "  \"routes\": { \"r1\": { \"from\": \"in\", \"filter\": \"type = 'a'\", \"to\": [\"out\"],\n"
+        "                          \"dead_letter\": \"dlq\" } }\n"
+        "}\n";
+    ceb_conf *c = NULL;
+    ceb_conf_errors errs = {0};
+    int rc = ceb_conf_load_text("10-test.json", text, resolve, fx->l, &c, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        print_error("%s\n", errs.lines[i]);
+    assert_int_equal(rc, 0);
+    assert_int_equal(ceb_describe_routes(c, &fx->out), 0);
+    assert_string_equal(fx->out.data,
+        "sources:\n"
+        "  in  (good)\n"
+        "sinks:\n"
+        "  out  (good, max_inflight 1000)\n"
+        "  dlq  (good, max_inflight 7)\n"
+        "routes:\n"
+        "  r1: in -> [type = 'a'] -> out; dead letter -> dlq\n"
+        "    retry: 5 attempts, exponential backoff 200ms..30s, timeout 30s\n");
+    ceb_conf_errors_free(&errs);
+    ceb_conf_free(c);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +271,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plugin_markdown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plugin_errors, setup_good_only, teardown),
         cmocka_unit_test(test_routes),
+#ifdef CEB_HAVE_CONFIG
+        cmocka_unit_test_setup_teardown(test_routes_from_config, setup_good_only, teardown),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
