@@ -139,8 +139,8 @@ static void test_errors(void **state)
     ceb_cesql_expr *x;
     ceb_cesql_error err;
     assert_int_equal(ceb_cesql_compile_dialect(f, 0, &x, &err), -EINVAL);
-    assert_int_equal(err.column, 16);
-    assert_int_equal(err.offset, 15);
+    assert_int_equal(err.column, 15);
+    assert_int_equal(err.offset, 14);
     cJSON_Delete(f);
     /* deep nesting is refused, not a stack overflow */
     char *deep = malloc(10000 * 8 + 64);
