@@ -324,6 +324,29 @@ out:
     return rc;
 }
 
+/* True when the text ends inside a string or an unclosed array/object. */
+static bool truncated(const char *p, size_t len)
+{
+    size_t depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = p[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = false;
+        } else if (ch == '"') {
+            in_str = true;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+        } else if ((ch == '}' || ch == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return in_str || depth > 0;
+}
+
 /* Parse `buf` as exactly one JSON value of well-formed UTF-8. */
 static int parse(const void *buf, size_t len, cJSON **root, ceb_diag *d)
 {
@@ -337,7 +360,7 @@ static int parse(const void *buf, size_t len, cJSON **root, ceb_diag *d)
     cJSON *j = cJSON_ParseWithLengthOpts(p, len, &end, false);
     if (j == NULL) {
         size_t at = (end != NULL && end >= p && end <= p + len) ? (size_t)(end - p) : 0;
-        if (at >= len)
+        if (at >= len || truncated(p, len))
             return ceb_diag_set(d, CEB_EDECODE, "not JSON: unexpected end of input at byte %zu", len);
         return ceb_diag_set(d, CEB_EDECODE, "not JSON: syntax error (or nesting deeper than %d) at byte %zu",
                             CJSON_NESTING_LIMIT, at);

@@ -26,7 +26,10 @@ int ceb_diag_setv(ceb_diag *d, int code, const char *field, const char *fmt, va_
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     size_t n = strlen(d->message);
-    while (n > 0 && (d->message[n - 1] == ' ' || d->message[n - 1] == '.'))
+    while (n > 0 && d->message[n - 1] == ' ')
+        d->message[--n] = '\0';
+    /* A sentence's final period goes; an ellipsis ("got [1,2,...") stays. */
+    if (n > 0 && d->message[n - 1] == '.' && !(n > 1 && d->message[n - 2] == '.'))
         d->message[--n] = '\0';
     return code;
 }
