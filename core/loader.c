@@ -167,6 +167,19 @@ static int check_permissions(const char *stem, const char *path, ceb_diag *d)
         return ceb_diag_set(d, CEB_EPERM,
                             "plugin %s: directory %s is writable by %s (mode %04o); refusing to load",
                             stem, dir, who, (unsigned)(st.st_mode & 07777));
+
+    /* A symlink: whoever can write the target's directory can swap the target. */
+    char real[PATH_MAX], realdir[PATH_MAX];
+    if (realpath(path, real) != NULL) {
+        path_dir(real, realdir, sizeof realdir);
+        char absdir[PATH_MAX];
+        if ((realpath(dir, absdir) == NULL || strcmp(absdir, realdir) != 0) &&
+            stat(realdir, &st) == 0 && (who = writable_by(st.st_mode)) != NULL)
+            return ceb_diag_set(d, CEB_EPERM,
+                                "plugin %s: directory %s (of symlink target %s) is writable by %s"
+                                " (mode %04o); refusing to load",
+                                stem, realdir, real, who, (unsigned)(st.st_mode & 07777));
+    }
     return 0;
 }
 

@@ -33,6 +33,7 @@ const char *ceb_loader_dir(const ceb_loader *l);
      plugin N: PATH is not a regular file                          EPLUGIN
      plugin N: PATH is writable by others|group (mode 0666); refusing to load          EPERM
      plugin N: directory DIR is writable by others|group (mode 0777); refusing to load EPERM
+     plugin N: directory D (of symlink target T) is writable by others (mode 0777); refusing to load
      plugin N: cannot load PATH: <dlerror()>                       EPLUGIN
      plugin N: PATH: no ceb_plugin_entry(); not a cebridge plugin (was it built with CEB_PLUGIN()?)
      plugin N (PATH) was built for cebridge ABI 2; this cebridge has ABI 1 — rebuild it against cebridge 1.x headers  EABI

@@ -253,6 +253,32 @@ static void test_writable_dir(void **state)
     assert_int_equal(chmod(fx->dir, 0700), 0);
 }
 
+static void test_symlink_target_dir(void **state)
+{
+    fixture *fx = *state;
+    /* good.so in an unsafe directory, reached through a symlink in the safe one */
+    char other[200], target[300], link[300], want[1024];
+    static const char *const names[] = { "good", NULL };
+    assert_int_equal(ceb_test_fixture_dir(other, sizeof other, names), 0);
+    snprintf(target, sizeof target, "%s/good.so", other);
+    snprintf(link, sizeof link, "%s/linked.so", fx->dir);
+    assert_int_equal(symlink(target, link), 0);
+    /* the link's stem is "linked" but the descriptor says "good": use a safe dir first */
+    const ceb_plugin *p = NULL;
+    ceb_diag d = {0};
+    assert_int_equal(ceb_loader_get(fx->l, "linked", &p, &d), CEB_EPLUGIN);
+    assert_non_null(strstr(d.message, "descriptor name \"good\""));
+
+    assert_int_equal(chmod(other, 0777), 0);
+    snprintf(want, sizeof want,
+             "plugin linked: directory %s (of symlink target %s) is writable by others (mode 0777); "
+             "refusing to load", other, target);
+    expect_refusal(fx, "linked", CEB_EPERM, want);
+    unlink(link);
+    chmod(other, 0700);
+    ceb_test_rmdir(other);
+}
+
 static void test_not_a_shared_object(void **state)
 {
     fixture *fx = *state;
@@ -334,7 +360,7 @@ int main(void)
         T(test_good), T(test_list), T(test_unknown_plugin), T(test_invalid_name),
         T(test_bad_abi), T(test_no_entry), T(test_bad_size), T(test_wrong_name),
         T(test_no_deliver), T(test_no_roles), T(test_bad_default), T(test_writable_file),
-        T(test_writable_dir), T(test_not_a_shared_object), T(test_open_path),
+        T(test_writable_dir), T(test_symlink_target_dir), T(test_not_a_shared_object), T(test_open_path),
         cmocka_unit_test(test_default_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
