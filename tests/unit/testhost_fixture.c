@@ -21,8 +21,8 @@ static const ceb_sink_ops fx_sink = {.options = fx_options, .create = fx_create,
                                      .deliver = fx_deliver, .stop = fx_stop, .destroy = fx_destroy};
 
 #if FX_KIND == FX_NOENTRY
-CEB_EXPORT int fx_something_else(void);
-int fx_something_else(void) { return 0; }
+CEB_EXPORT const ceb_sink_ops *fx_something_else(void);
+const ceb_sink_ops *fx_something_else(void) { return &fx_sink; }
 #else
 CEB_EXPORT const ceb_plugin *ceb_plugin_entry(void);
 const ceb_plugin *ceb_plugin_entry(void)
