@@ -73,6 +73,8 @@ typedef struct file_source {
     bool line_too_long;
     ceb_event **batch;
     size_t nbatch;
+    uint64_t batch_end_off;      /* offset and line number after its last event */
+    uint64_t batch_end_line;
     fs_batch *head, *tail;       /* in flight, in emit order */
     uint64_t committed_off, committed_line;
     bool progress_stopped;
@@ -175,13 +177,13 @@ static void file_source_read_offset(file_source *s, uint64_t size)
 
 /* ---- emitting ------------------------------------------------------------ */
 
-static fs_batch *file_source_new_token(file_source *s)
+static fs_batch *file_source_new_token(file_source *s, uint64_t end_off, uint64_t end_line)
 {
     fs_batch *b = calloc(1, sizeof(*b));
     if (b == NULL)
         return NULL;
-    b->end_off = s->consumed_off;
-    b->end_line = s->lineno;
+    b->end_off = end_off;
+    b->end_line = end_line;
     if (s->tail)
         s->tail->next = b;
     else
@@ -212,7 +214,7 @@ static void file_source_flush(file_source *s)
         return;
     size_t n = s->nbatch;
     s->nbatch = 0;
-    fs_batch *b = file_source_new_token(s);
+    fs_batch *b = file_source_new_token(s, s->batch_end_off, s->batch_end_line);
     if (b == NULL) {
         for (size_t i = 0; i < n; i++)
             ceb_event_unref(s->batch[i]);
@@ -240,7 +242,7 @@ static void file_source_invalid(file_source *s, const char *line, size_t len, co
     char subject[32];
     snprintf(subject, sizeof(subject), "%llu", (unsigned long long)s->lineno);
     int rc = ceb_event_wrap(line, len, NULL, FILE_INVALID_TYPE, s->source_uri, subject, &ev, &d);
-    fs_batch *b = rc == 0 ? file_source_new_token(s) : NULL;
+    fs_batch *b = rc == 0 ? file_source_new_token(s, s->consumed_off, s->lineno) : NULL;
     if (b == NULL) {
         ceb_event_unref(ev);
         CEB_LOG_E(&s->ctx, "line %llu cannot be wrapped: %s", (unsigned long long)s->lineno,
@@ -296,6 +298,8 @@ static void file_source_line(file_source *s, const char *p, size_t len)
         CEB_LOG_D(&s->ctx, "%s line %llu: event repaired (flags 0x%x)", s->cfg.path,
                   (unsigned long long)s->lineno, o.repaired);
     s->batch[s->nbatch++] = ev;
+    s->batch_end_off = s->consumed_off;
+    s->batch_end_line = s->lineno;
     if (s->nbatch == (size_t)s->cfg.batch)
         file_source_flush(s);
 }

@@ -228,6 +228,28 @@ static void test_offset_resume_and_nack(void **state)
     assert_int_equal(ceb_testhost_stop(ti, 5000), 0);
 }
 
+static void test_offset_before_invalid_line(void **state)
+{
+    fx *f = *state;
+    write_file(f->path, "w", EV("1") "garbage\n" EV("3"));
+    char json[384];
+    snprintf(json, sizeof(json), "{\"path\": \"%s\", \"offset_file\": \"%s\"}", f->path,
+             f->offsets);
+    ceb_testhost_inst *ti = source(f, json);
+    ceb_testhost_set_auto_ack(ti, false, 0);
+    assert_int_equal(ceb_testhost_start(ti), 0);
+    assert_int_equal(ceb_testhost_run(f->th, ended, ti, 5000), 0);
+    assert_int_equal(ceb_testhost_batches(ti), 3); /* [1], dead letter of line 2, [3] */
+    assert_int_equal(ceb_testhost_ack_next(ti, 1, 0), 1);
+    char want_txt[64];
+    snprintf(want_txt, sizeof(want_txt), "%zu 1\n", strlen(EV("1")));
+    assert_string_equal(read_text(f->offsets), want_txt);
+    /* the dead-letter write of line 2 failed: the offset must not pass it */
+    assert_int_equal(ceb_testhost_ack_next(ti, 2, CEB_EIO), 2);
+    assert_string_equal(read_text(f->offsets), want_txt);
+    assert_int_equal(ceb_testhost_stop(ti, 5000), 0);
+}
+
 static void test_stdin_pipe(void **state)
 {
     fx *f = *state;
@@ -297,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_line_dead_lettered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offset_resume_and_nack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offset_before_invalid_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stdin_pipe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follow_and_pause, setup, teardown),
     };
