@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,8 +419,13 @@ static cJSON *jp_number(jp *p)
     }
     memcpy(tmp, s + st, k - st);
     tmp[k - st] = '\0';
+    double v = strtod(tmp, NULL);
+    if (isinf(v)) {
+        jp_fail_at(p, p->line, jp_col(p, st), "number out of range '%s'", tmp);
+        return NULL;
+    }
     p->i = k;
-    cJSON *n = cJSON_CreateNumber(strtod(tmp, NULL));
+    cJSON *n = cJSON_CreateNumber(v);
     if (!n)
         jp_oom(p);
     return n;
@@ -1041,7 +1047,8 @@ static bool get_duration(loader *L, const cJSON *j, const char *path, int64_t *o
 {
     if (cJSON_IsNumber(j)) {
         double d = j->valuedouble;
-        if (d < 0 || d != (double)(int64_t)d || d > 9.0e15) {
+        /* range first: casting an out-of-range double is undefined */
+        if (!(d >= 0 && d <= 9.0e15) || d != (double)(int64_t)d) {
             ERR_AT_VAL(L, j, path, "invalid duration %g: use a non-negative number of milliseconds "
                        "or a string such as \"250ms\", \"30s\", \"5m\"", d);
             return false;
@@ -1068,13 +1075,19 @@ static bool get_duration(loader *L, const cJSON *j, const char *path, int64_t *o
 static bool get_uint(loader *L, const cJSON *j, const char *path, long long min, long long max,
                      uint32_t *out)
 {
-    if (!cJSON_IsNumber(j) || j->valuedouble != (double)(long long)j->valuedouble) {
-        ERR_AT_VAL(L, j, path, "expected an integer, found %s", cJSON_IsNumber(j) ? "a fraction" : json_kind(j));
+    if (!cJSON_IsNumber(j)) {
+        ERR_AT_VAL(L, j, path, "expected an integer, found %s", json_kind(j));
         return false;
     }
-    long long v = (long long)j->valuedouble;
-    if (v < min || v > max) {
-        ERR_AT_VAL(L, j, path, "%lld is out of range [%lld, %lld]", v, min, max);
+    double d = j->valuedouble;
+    /* range first: casting an out-of-range double is undefined */
+    if (!(d >= (double)min && d <= (double)max)) {
+        ERR_AT_VAL(L, j, path, "%g is out of range [%lld, %lld]", d, min, max);
+        return false;
+    }
+    long long v = (long long)d;
+    if ((double)v != d) {
+        ERR_AT_VAL(L, j, path, "expected an integer, found a fraction");
         return false;
     }
     *out = (uint32_t)v;

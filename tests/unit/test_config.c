@@ -262,6 +262,7 @@ static void test_json_syntax_errors(void **state)
     parse_error_is("{\"a\": 01}", 1, 7, "invalid number '01'");
     parse_error_is("{\"a\": 1.}", 1, 7, "invalid number '1.'");
     parse_error_is("{\"a\": -}", 1, 7, "invalid number '-'");
+    parse_error_is("{\"a\": -1e999}", 1, 7, "number out of range '-1e999'");
     parse_error_is("{\"a\": \"x\\qy\"}", 1, 9, "invalid escape '\\q' in string");
     parse_error_is("{\"a\": \"\\u12\"}", 1, 8, "invalid \\u escape: expected 4 hex digits");
     parse_error_is("{\"a\": \"\\ud800x\"}", 1, 8, "invalid \\u escape: high surrogate without a low surrogate");
@@ -543,6 +544,10 @@ static void test_settings_errors(void **state)
                        "t.json:1:32: settings.drain_timeout: invalid duration 1.5: use a non-negative number "
                        "of milliseconds or a string such as \"250ms\", \"30s\", \"5m\"",
                        "t.json:1:53: settings.max_inflight: expected an integer, found a fraction");
+    EXPECT_LOAD_ERRORS("{\"settings\": {\"drain_timeout\": 1e300, \"max_inflight\": 1e300}}",
+                       "t.json:1:32: settings.drain_timeout: invalid duration 1e+300: use a non-negative number "
+                       "of milliseconds or a string such as \"250ms\", \"30s\", \"5m\"",
+                       "t.json:1:55: settings.max_inflight: 1e+300 is out of range [1, 1000000]");
 }
 
 static void test_route_ends(void **state)
@@ -930,6 +935,75 @@ static void test_dir_unreadable_file(void **state)
     ceb_conf_errors_free(&e);
 }
 
+static void test_dir_broken_symlink(void **state)
+{
+    (void)state;
+    char p[128];
+    snprintf(p, sizeof p, "%s/10-gone.json", tmpdir);
+    assert_int_equal(symlink("/nonexistent/ceb-test.json", p), 0);
+    write_file("20-ok.json", "{}");
+    ceb_conf *c = (ceb_conf *)1;
+    ceb_conf_errors e;
+    assert_int_equal(ceb_conf_load(tmpdir, resolve, NULL, &c, &e), CEB_ECONFIG);
+    assert_null(c);
+    EXPECT_ERRORS(&e, fmt("%s: cannot read: No such file or directory", p));
+    ceb_conf_errors_free(&e);
+}
+
+/* Every prefix and many one-byte mutations of a full configuration go
+   through the whole pipeline: no crash or leak (ASan), either a valid
+   configuration or errors that all carry a position. */
+static void test_robust_prefixes_and_mutations(void **state)
+{
+    (void)state;
+    const char *base =
+        "// c\n{\"settings\": {\"drain_timeout\": \"3s\"}, /* b */\n"
+        "\"sources\": {\"in\": {\"plugin\": \"kafka\", \"brokers\": \"b\"}},\n"
+        "\"sinks\": {\"k\": {\"plugin\": \"kafka\", \"brokers\": \"b\", \"password\": \"p\", \"acks\": \"all\"},\n"
+        "          \"d\": {\"plugin\": \"file\", \"path\": \"-\"}},\n"
+        "\"routes\": {\"r\": {\"from\": [\"in\"], \"to\": \"k\", \"filter\": \"type = 'a\\u00e9'\",\n"
+        "  \"retry\": {\"attempts\": 3, \"initial\": \"1s\"}, \"dead_letter\": \"d\",\n"
+        "  \"transform\": {\"set\": {\"subject\": \"{type}\"}, \"remove\": [\"time\"]}}}}\n";
+    size_t n = strlen(base);
+    char *buf = malloc(n + 1);
+    assert_non_null(buf);
+    static const char repl[] = { '"', '{', '}', '[', ']', ',', ':', '/', '*', '\\', 'x', '0', '\n', '\0' };
+    size_t ok = 0, bad = 0;
+    for (size_t cut = 0; cut <= n; cut++) {
+        for (size_t r = 0; r <= sizeof repl; r++) {
+            memcpy(buf, base, n + 1);
+            if (r == sizeof repl)
+                buf[cut] = '\0';                 /* a prefix */
+            else if (cut < n)
+                buf[cut] = repl[r];              /* a mutation ('\0' also cuts) */
+            else
+                continue;
+            ceb_conf *c = NULL;
+            ceb_conf_errors e;
+            int rc = load(buf, &c, &e);
+            if (rc == 0) {
+                assert_non_null(c);
+                ok++;
+            } else {
+                assert_int_equal(rc, CEB_ECONFIG);
+                assert_null(c);
+                assert_true(e.n > 0);
+                for (size_t i = 0; i < e.n; i++) {
+                    int line, col;
+                    assert_int_equal(sscanf(e.lines[i], "t.json:%d:%d: ", &line, &col), 2);
+                    assert_true(line >= 1 && col >= 1);
+                }
+                bad++;
+            }
+            ceb_conf_free(c);
+            ceb_conf_errors_free(&e);
+        }
+    }
+    free(buf);
+    assert_true(ok > 0);
+    assert_true(bad > 0);
+}
+
 static void test_errors_free_zeroed(void **state)
 {
     (void)state;
@@ -964,6 +1038,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dir_duplicates_and_all_errors, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_dir_empty_and_missing, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_dir_unreadable_file, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_dir_broken_symlink, setup_dir, teardown_dir),
+        cmocka_unit_test(test_robust_prefixes_and_mutations),
         cmocka_unit_test(test_errors_free_zeroed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
