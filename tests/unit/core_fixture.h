@@ -10,6 +10,9 @@
 #ifndef CEB_TEST_CORE_FIXTURE_H
 #define CEB_TEST_CORE_FIXTURE_H
 
+/* Not every test file uses every helper. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
