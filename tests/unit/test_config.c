@@ -43,6 +43,7 @@ typedef struct ksrc_cfg {
 
 typedef struct path_cfg {
     const char *path;
+    uint64_t max_bytes;
 } path_cfg;
 
 typedef struct redis_cfg {
@@ -66,6 +67,7 @@ static const ceb_option ksrc_opts[] = {
 };
 static const ceb_option path_opts[] = {
     CEB_OPT_STRING_FIELD("path", "\"-\"", 0, path_cfg, path, "file path"),
+    CEB_OPT_SIZE_FIELD("max_bytes", "\"1MiB\"", 0, path_cfg, max_bytes, 1024, 1 << 30, "file size cap"),
     CEB_OPTION_END
 };
 static const ceb_option redis_opts[] = {
@@ -501,6 +503,23 @@ static void test_option_errors(void **state)
         "t.json:4:29: sinks.k3.timeout: expected a duration like \"5ms\" or \"2s\", got \"soon\"",
         "t.json:4:48: sinks.k3.group: option belongs to kafka sources, this is a sink",
         "t.json:5:61: sinks.k4.max_inflight: 0 is out of range [1, 1000000]");
+}
+
+static void test_size_options(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_ERRORS("{\"sinks\": {\"a\": {\"plugin\": \"file\", \"max_bytes\": \"big\"},\n"
+                       "           \"b\": {\"plugin\": \"file\", \"max_bytes\": \"2GiB\"}}}",
+                       "t.json:1:36: sinks.a.max_bytes: expected a size like \"64KiB\" or \"1MB\", got \"big\"",
+                       "t.json:2:36: sinks.b.max_bytes: must be between 1KiB and 1GiB, got 2GiB");
+    ceb_conf *c = NULL;
+    ceb_conf_errors e;
+    assert_int_equal(load("{\"sinks\": {\"a\": {\"plugin\": \"file\", \"max_bytes\": \"64KiB\"},\n"
+                          "           \"b\": {\"plugin\": \"file\"}}}", &c, &e), 0);
+    assert_int_equal(((const path_cfg *)ceb_conf_find_sink(c, "a")->config)->max_bytes, 65536);
+    assert_int_equal(((const path_cfg *)ceb_conf_find_sink(c, "b")->config)->max_bytes, 1048576);
+    ceb_conf_free(c);
+    ceb_conf_errors_free(&e);
 }
 
 static void test_duplicates_in_one_text(void **state)
@@ -1004,6 +1023,28 @@ static void test_robust_prefixes_and_mutations(void **state)
     assert_true(bad > 0);
 }
 
+/* The default conf.d/ the quickstart runs is valid; examples/ is not loaded. */
+static void test_shipped_conf_d(void **state)
+{
+    (void)state;
+#ifdef CEB_SOURCE_DIR
+    ceb_conf *c = NULL;
+    ceb_conf_errors e;
+    int rc = ceb_conf_load(CEB_SOURCE_DIR "/conf.d", resolve, NULL, &c, &e);
+    if (rc)
+        dump("errors", e.lines, e.n);
+    assert_int_equal(rc, 0);
+    assert_true(c->nfiles >= 1);
+    assert_true(c->nroutes >= 1);
+    for (size_t i = 0; i < c->nfiles; i++)
+        assert_null(strstr(c->files[i], "/examples/"));
+    ceb_conf_free(c);
+    ceb_conf_errors_free(&e);
+#else
+    skip();
+#endif
+}
+
 static void test_errors_free_zeroed(void **state)
 {
     (void)state;
@@ -1025,6 +1066,7 @@ int main(void)
         cmocka_unit_test(test_structure_errors),
         cmocka_unit_test(test_unknown_plugin_and_role),
         cmocka_unit_test(test_option_errors),
+        cmocka_unit_test(test_size_options),
         cmocka_unit_test(test_duplicates_in_one_text),
         cmocka_unit_test(test_settings_errors),
         cmocka_unit_test(test_route_ends),
@@ -1040,6 +1082,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dir_unreadable_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_dir_broken_symlink, setup_dir, teardown_dir),
         cmocka_unit_test(test_robust_prefixes_and_mutations),
+        cmocka_unit_test(test_shipped_conf_d),
         cmocka_unit_test(test_errors_free_zeroed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
