@@ -39,7 +39,92 @@ typedef struct dctx {
     bool strict;
     const char *prefix;     /* "" or "[3]" */
     ceb_diag *d;
+    const char *raw;        /* the object's own text (validated JSON), or NULL */
+    size_t raw_len;
 } dctx;
+
+/*
+ * Raw spans. cJSON turns numbers into doubles, so printing a parsed value
+ * back can change it (12345678901234567890 -> 1.2345678901234567e+19,
+ * 1.0 -> 1). Data and non-Integer numbers are therefore taken from the
+ * input text itself, which has already been validated by cJSON.
+ */
+static size_t skip_ws(const char *p, size_t i, size_t n)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+static size_t skip_value(const char *p, size_t i, size_t n)
+{
+    if (i >= n)
+        return n;
+    if (p[i] == '"') {
+        for (i++; i < n; i++) {
+            if (p[i] == '\\')
+                i++;
+            else if (p[i] == '"')
+                return i + 1;
+        }
+        return n;
+    }
+    if (p[i] == '{' || p[i] == '[') {
+        size_t depth = 0;
+        for (; i < n; i++) {
+            if (p[i] == '"') {
+                i = skip_value(p, i, n) - 1;
+            } else if (p[i] == '{' || p[i] == '[') {
+                depth++;
+            } else if (p[i] == '}' || p[i] == ']') {
+                if (--depth == 0)
+                    return i + 1;
+            }
+        }
+        return n;
+    }
+    while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']' && p[i] != ' ' &&
+           p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+        i++;
+    return i;
+}
+
+/* The raw text of member `key` of the object text p[0..n); false when not
+   found or when keys use escapes (then the caller falls back to cJSON). */
+static bool raw_member(const char *p, size_t n, const char *key, const char **v, size_t *vlen)
+{
+    size_t klen = strlen(key);
+    if (p == NULL)
+        return false;
+    size_t i = skip_ws(p, 0, n);
+    if (i >= n || p[i] != '{')
+        return false;
+    i++;
+    for (;;) {
+        i = skip_ws(p, i, n);
+        if (i >= n || p[i] != '"')
+            return false;
+        size_t ks = i + 1;
+        i = skip_value(p, i, n);
+        size_t ke = i - 1;
+        bool escaped = memchr(p + ks, '\\', ke - ks) != NULL;
+        i = skip_ws(p, i, n);
+        if (i >= n || p[i] != ':')
+            return false;
+        i = skip_ws(p, i + 1, n);
+        size_t vs = i;
+        i = skip_value(p, i, n);
+        if (!escaped && ke - ks == klen && memcmp(p + ks, key, klen) == 0) {
+            *v = p + vs;
+            *vlen = i - vs;
+            return true;
+        }
+        i = skip_ws(p, i, n);
+        if (i >= n || p[i] != ',')
+            return false;
+        i++;
+    }
+}
 
 static int fail(dctx *c, int code, const char *attr, const char *fmt, ...) CEB_ATTR_PRINTF(4, 5);
 static int fail(dctx *c, int code, const char *attr, const char *fmt, ...)
@@ -106,6 +191,7 @@ static int set_extension(dctx *c, ceb_event *ev, const char *key, cJSON *v)
 {
     char name[128];
     ceb_diag tmp = {0};
+    const char *orig = key;
     size_t klen = strlen(key);
     int rc = ceb_attr_name_check(key, klen, &tmp);
     if (rc < 0) {
@@ -139,17 +225,20 @@ static int set_extension(dctx *c, ceb_event *ev, const char *key, cJSON *v)
                      ? ceb_diag_set(&tmp, CEB_EEXIST, "attribute '%s' is given more than once", key)
                      : ceb_event_set_int(ev, key, (int32_t)x, &tmp);
         } else {
-            char *text = cJSON_PrintUnformatted(v);
+            const char *rv;
+            size_t rlen;
+            char *text = raw_member(c->raw, c->raw_len, orig, &rv, &rlen) ? strndup(rv, rlen)
+                                                                           : cJSON_PrintUnformatted(v);
             if (text == NULL)
                 return CEB_ENOMEM;
             if (c->strict) {
                 rc = fail(c, CEB_ESPEC, key, "extension '%s' is %s, not a CloudEvents Integer "
                           "(a whole number within int32)", key, text);
-                cJSON_free(text);
+                free(text);
                 return rc;
             }
             rc = ceb__event_set_ext(ev, key, CEB_ATTR_STRING, text, strlen(text), &tmp);
-            cJSON_free(text);
+            free(text);
         }
     } else {
         return fail(c, CEB_ESPEC, key, "extension '%s' must be a string, number or boolean, "
@@ -187,20 +276,28 @@ static int set_data(dctx *c, ceb_event *ev, cJSON *root, cJSON *data, cJSON *b64
             return CEB_ENOMEM;
         return ceb__event_take_data(ev, CEB_DATA_TEXT, s, strlen(s), NULL);
     }
-    /* A JSON value (or, leniently, a non-string under a non-JSON type). */
+    /* A JSON value (or, leniently, a non-string under a non-JSON type),
+       kept as written minus insignificant whitespace. */
     cJSON *node = cJSON_DetachItemViaPointer(root, data);
-    char *text = cJSON_PrintUnformatted(node);
-    if (text == NULL) {
-        cJSON_Delete(node);
-        return CEB_ENOMEM;
+    const char *rv;
+    size_t rlen;
+    ceb_buf text = {0};
+    int rc;
+    if (raw_member(c->raw, c->raw_len, "data", &rv, &rlen)) {
+        rc = ceb__json_minify(rv, rlen, &text);
+    } else {
+        char *printed = cJSON_PrintUnformatted(node);
+        rc = printed ? ceb_buf_append_str(&text, printed) : CEB_ENOMEM;
+        cJSON_free(printed);
     }
-    char *copy = strdup(text);
-    cJSON_free(text);
+    size_t n;
+    char *copy = rc == 0 ? ceb_buf_steal(&text, &n) : NULL;
     if (copy == NULL) {
+        ceb_buf_free(&text);
         cJSON_Delete(node);
         return CEB_ENOMEM;
     }
-    return ceb__event_take_data(ev, CEB_DATA_JSON, copy, strlen(copy), node);
+    return ceb__event_take_data(ev, CEB_DATA_JSON, copy, n, node);
 }
 
 enum { SEEN_ID = 1, SEEN_SOURCE = 2, SEEN_TYPE = 4, SEEN_SPEC = 8, SEEN_DCT = 16,
@@ -387,7 +484,7 @@ int ceb_codec_json_decode(const void *buf, size_t len, ceb_decode_opts *opts,
     int rc = parse(buf, len, &root, d);
     if (rc < 0)
         return rc;
-    dctx c = { .opts = opts, .strict = opts->strict, .prefix = "", .d = d };
+    dctx c = { .opts = opts, .strict = opts->strict, .prefix = "", .d = d, .raw = buf, .raw_len = len };
     rc = decode_object(&c, root, out);
     cJSON_Delete(root);
     return rc;
@@ -427,9 +524,18 @@ int ceb_codec_json_decode_batch(const void *buf, size_t len, ceb_decode_opts *op
         return CEB_ENOMEM;
     }
     size_t i = 0;
+    const char *p = buf;
+    size_t at = skip_ws(p, 0, len) + 1;     /* after '[' */
     for (cJSON *e = root->child; e != NULL; e = e->next, i++) {
         snprintf(prefix, sizeof prefix, "[%zu]", i);
-        dctx c = { .opts = opts, .strict = opts->strict, .prefix = prefix, .d = d };
+        at = skip_ws(p, at, len);
+        size_t start = at;
+        at = skip_value(p, at, len);
+        dctx c = { .opts = opts, .strict = opts->strict, .prefix = prefix, .d = d,
+                   .raw = p + start, .raw_len = at - start };
+        at = skip_ws(p, at, len);
+        if (at < len && p[at] == ',')
+            at++;
         if ((rc = decode_object(&c, e, &evs[i])) < 0) {
             ceb_events_free(evs, i);
             cJSON_Delete(root);

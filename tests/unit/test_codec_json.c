@@ -378,6 +378,27 @@ static void test_hostile_input(void **state)
     ceb_event_unref(ev);
 }
 
+static void test_numbers_kept_as_written(void **state)
+{
+    (void)state;
+    size_t n;
+    const char in[] = "[{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\"},"
+                      " { \"specversion\" : \"1.0\", \"id\":\"2\",\"source\":\"/s\",\"type\":\"t\",\"w\":2.50,"
+                      " \"data\" : { \"big\" : 12345678901234567890, \"f\": 1.0, \"e\": 1E400,"
+                      " \"s\": \"x } ] \\\" y\" , \"a\": [ 1 , 2 ] } }]";
+    ceb_decode_opts o = { .strict = false };
+    ceb_event **evs;
+    size_t count;
+    ceb_diag d = {0};
+    assert_int_equal(ceb_codec_json_decode_batch(in, sizeof in - 1, &o, &evs, &count, &d), 0);
+    assert_int_equal(count, 2);
+    assert_string_equal(ceb_event_data(evs[1], &n),
+                        "{\"big\":12345678901234567890,\"f\":1.0,\"e\":1E400,\"s\":\"x } ] \\\" y\",\"a\":[1,2]}");
+    assert_string_equal(ceb_event_get(evs[1], "w"), "2.50");   /* repair: a non-Integer number as written */
+    assert_non_null(ceb_event_data_json(evs[1]));
+    ceb_events_free(evs, count);
+}
+
 static void test_is_event(void **state)
 {
     (void)state;
@@ -400,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_spec_violations_strict),
         cmocka_unit_test(test_repair),
         cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_numbers_kept_as_written),
         cmocka_unit_test(test_is_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
