@@ -23,8 +23,8 @@
  * plugin is obtained through `resolve`), so a loaded ceb_conf is ready to
  * create instances from.
  *
- * Rules and decisions (documented for users in the README's configuration
- * section):
+ * Rules and decisions (user-facing: the README's configuration tour should
+ * stay in step with this list):
  *   - Drop-ins: the names ending in ".json" that do not start with '.', in
  *     strcmp order; other files, hidden files and subdirectories (such as
  *     conf.d/examples/) are ignored. A path to a regular file loads that file
@@ -180,6 +180,8 @@ int  ceb_conf_load_text_with(const char *name, const char *text, const ceb_conf_
    (call only after the instances created from it are destroyed). NULL is fine. */
 void ceb_conf_free(ceb_conf *c);
 
+/* Look an instance up by name. Returns a pointer borrowed from `c` (valid
+   until ceb_conf_free) or NULL. Thread: any, on a conf no one modifies. */
 const ceb_conf_instance *ceb_conf_find_source(const ceb_conf *c, const char *name);
 const ceb_conf_instance *ceb_conf_find_sink(const ceb_conf *c, const char *name);
 
