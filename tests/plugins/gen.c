@@ -68,6 +68,9 @@ typedef struct gen_source {
     FILE *ack_log;
     char *pad;               /* data_size 'x' characters */
     ceb_timer *timer;
+    uv_idle_t idle;          /* drives emission when interval is 0 */
+    bool idle_open;          /* idle initialised and not yet closed */
+    bool idle_closing;       /* uv_close() called, close callback pending */
     int64_t next;            /* next event number */
     int64_t batch_no;        /* next batch number */
     int64_t outstanding;     /* emitted batches not yet acked */
@@ -186,16 +189,37 @@ static int gen_emit_batch(gen_source *g)
     return 0;
 }
 
-static void gen_tick(void *arg);
+static void gen_tick(gen_source *g);
+static void gen_timer_cb(void *arg);
+static void gen_maybe_stopped(gen_source *g);
 
+static void gen_idle_cb(uv_idle_t *h)
+{
+    gen_tick(h->data);
+}
+
+/*
+ * Schedule the next batch. With no interval the source runs from its own
+ * uv_idle_t, once per loop iteration, rather than from a 0 ms host timer or
+ * host->post: both of those run work re-armed from inside their callback in
+ * the same pass (libuv 1.44 timers; the core's post queue drains until
+ * empty), so a chain of them would never let the host run and pause us.
+ */
 static void gen_schedule(gen_source *g)
 {
-    if (g->timer != NULL || g->paused || g->ended || g->stopping)
+    if (g->paused || g->ended || g->stopping)
         return;
-    int rc = g->ctx.host->timer_start(g->ctx.inst, (uint64_t)g->cfg.interval_ms, gen_tick, g,
-                                      &g->timer);
+    if (g->cfg.interval_ms == 0) {
+        if (!uv_is_active((uv_handle_t *)&g->idle))
+            uv_idle_start(&g->idle, gen_idle_cb);
+        return;
+    }
+    if (g->timer != NULL)
+        return;
+    int rc = g->ctx.host->timer_start(g->ctx.inst, (uint64_t)g->cfg.interval_ms, gen_timer_cb,
+                                      g, &g->timer);
     if (rc < 0)
-        CEB_LOG_E(&g->ctx, "cannot start timer: %s", ceb_strerror(rc));
+        CEB_LOG_E(&g->ctx, "cannot schedule the next batch: %s", ceb_strerror(rc));
 }
 
 static void gen_end(gen_source *g)
@@ -208,16 +232,15 @@ static void gen_end(gen_source *g)
 
 static void gen_maybe_stopped(gen_source *g)
 {
-    if (g->stopping && !g->stopped && g->outstanding == 0 && g->timer == NULL) {
+    if (g->stopping && !g->stopped && g->outstanding == 0 && g->timer == NULL &&
+        !g->idle_open && !g->idle_closing) {
         g->stopped = true;
         g->ctx.host->stopped(g->ctx.inst);
     }
 }
 
-static void gen_tick(void *arg)
+static void gen_tick(gen_source *g)
 {
-    gen_source *g = arg;
-    g->timer = NULL;
     int burst = g->cfg.interval_ms > 0 ? 1 : GEN_BURST;
     for (int i = 0; i < burst && !g->paused && !g->stopping && g->next < g->cfg.count; i++) {
         if (gen_emit_batch(g) < 0) {
@@ -227,8 +250,19 @@ static void gen_tick(void *arg)
     }
     if (g->next >= g->cfg.count)
         gen_end(g);
-    else
+    if (g->paused || g->ended || g->stopping) {
+        if (g->idle_open)
+            uv_idle_stop(&g->idle);
+    } else {
         gen_schedule(g);
+    }
+}
+
+static void gen_timer_cb(void *arg)
+{
+    gen_source *g = arg;
+    g->timer = NULL;
+    gen_tick(g);
 }
 
 static int gen_source_create(ceb_instance *inst, const ceb_host *host, const void *config,
@@ -264,12 +298,17 @@ static int gen_source_start(void *state)
             return CEB_EIO;
         }
     }
+    int rc = uv_idle_init(g->ctx.host->loop(g->ctx.inst), &g->idle);
+    if (rc < 0)
+        return rc;
+    g->idle.data = g;
+    g->idle_open = true;
     if (g->cfg.count == 0) {
         gen_end(g);
         return 0;
     }
     gen_schedule(g);
-    return g->timer != NULL ? 0 : CEB_ENOMEM;
+    return 0;
 }
 
 static void gen_source_pause(void *state)
@@ -286,6 +325,8 @@ static void gen_source_pause(void *state)
         g->ctx.host->timer_stop(g->timer);
         g->timer = NULL;
     }
+    if (g->idle_open)
+        uv_idle_stop(&g->idle);
 }
 
 static void gen_source_resume(void *state)
@@ -313,6 +354,13 @@ static void gen_source_ack(void *state, void *ack_token, int status)
     gen_maybe_stopped(g);
 }
 
+static void gen_idle_closed(uv_handle_t *h)
+{
+    gen_source *g = h->data;
+    g->idle_closing = false;
+    gen_maybe_stopped(g);
+}
+
 static void gen_source_stop(void *state)
 {
     gen_source *g = state;
@@ -322,6 +370,11 @@ static void gen_source_stop(void *state)
     if (g->timer != NULL) {
         g->ctx.host->timer_stop(g->timer);
         g->timer = NULL;
+    }
+    if (g->idle_open) {
+        g->idle_open = false;
+        g->idle_closing = true;
+        uv_close((uv_handle_t *)&g->idle, gen_idle_closed);
     }
     gen_maybe_stopped(g);
 }
