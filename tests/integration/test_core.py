@@ -77,6 +77,8 @@ def read_acks(path):
     acks, pauses, resumes = [], 0, 0
     for ln in read_lines(path):
         f = ln.split()
+        if f[0] == "end":
+            continue
         if f[0] == "pause":
             pauses += 1
         elif f[0] == "resume":
@@ -563,13 +565,12 @@ class TestCore(unittest.TestCase):
         self.assertGreaterEqual(ok, 10)
 
     # ------------------------------------------------------------------
-    def test_backpressure_bounds_memory(self):
-        b = self.bridge("bp")
+    def backpressure(self, drive, n):
+        b = self.bridge("bp-" + drive)
         acks, infl = b.path("acks"), b.path("inflight")
-        n = 200000
         b.write("10.json", {
             "sources": {"g": {"plugin": "gen", "count": n, "data_size": "1KiB",
-                              "ack_log": acks}},
+                              "drive": drive, "ack_log": acks}},
             "sinks": {"slow": {"plugin": "flaky", "delay": "1ms", "max_inflight": 100,
                                "inflight_record": infl}},
             "routes": {"r": {"from": ["g"], "to": ["slow"]}}})
@@ -590,16 +591,35 @@ class TestCore(unittest.TestCase):
             peak_kib = max(peak_kib, b.rusage.ru_maxrss)
         bound_mib = 600 if SANITIZED else 200
         sys.stderr.write("[peak RSS %.1f MiB] " % (peak_kib / 1024.0))
+        lines = read_lines(acks)
+        first_pause = lines.index("pause") if "pause" in lines else None
+        end = [i for i, ln in enumerate(lines) if ln.startswith("end ")]
+        self.assertIsNotNone(first_pause, "the source was never paused")
+        self.assertTrue(end, "the source never ended")
+        self.assertLess(first_pause, end[0],
+                        "the source was paused only after it had emitted all %d events: "
+                        "the host never let the loop turn while it emitted" % n)
         # Unbounded buffering of 200,000 events of ~1.1 KiB would need > 220 MiB
         # for the data alone.
         self.assertLess(peak_kib, bound_mib * 1024, "peak RSS %d KiB" % peak_kib)
         acked, pauses, resumes = read_acks(acks)
         self.assertEqual(len(acked), n)
         self.assertTrue(all(a[1] == 0 for a in acked))
-        self.assertGreater(pauses, 0, "the source was never paused")
         self.assertGreater(resumes, 0, "the source was never resumed")
         peak_inflight = max((int(ln.split()[1]) for ln in read_lines(infl)), default=0)
         self.assertLessEqual(peak_inflight, 100, "sink max_inflight exceeded")
+
+    def test_backpressure_bounds_memory(self):
+        """200,000 events of 1 KiB into a slow sink: paused, resumed, RSS bounded."""
+        self.backpressure("idle", 200000)
+
+    def test_backpressure_timer_driven_source(self):
+        """A source re-arming a 0 ms host timer must still be paused in time."""
+        self.backpressure("timer", 20000)
+
+    def test_backpressure_post_driven_source(self):
+        """A source re-posting itself with host->post must still be paused in time."""
+        self.backpressure("post", 20000)
 
     # ------------------------------------------------------------------
     def test_invalid_line_goes_to_dead_letter(self):

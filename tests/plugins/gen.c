@@ -12,8 +12,10 @@
  *   source        string    the `source` attribute
  *   data_size     size      pad each event's JSON data to about this many bytes
  *   interval      duration  pause between batches (0: as fast as the loop allows)
+ *   drive         enum      idle|timer|post: what runs the next burst when interval is 0
+ *                           (timer and post exist to test that the host lets the loop turn)
  *   ack_log       string    append "<batch_no> <status> <monotonic_ms>" per ack,
- *                           "pause"/"resume" lines
+ *                           "pause"/"resume" lines, "end <events emitted>" at the end
  *
  * Event n (0-based) is in batch n / batch. Its data is
  * {"n":n,"batch":b,"pad":"xxx..."}. The source honours pause()/resume(),
@@ -38,7 +40,11 @@ typedef struct gen_config {
     uint64_t data_size;
     int64_t interval_ms;
     const char *ack_log;
+    int drive;
 } gen_config;
+
+enum { GEN_DRIVE_IDLE = 0, GEN_DRIVE_TIMER, GEN_DRIVE_POST };
+static const char *const gen_drive_choices[] = { "idle", "timer", "post", NULL };
 
 static const ceb_option gen_source_options[] = {
     CEB_OPT_INT_FIELD("count", "10", 0, gen_config, count, 0, INT64_C(1000000000),
@@ -59,6 +65,8 @@ static const ceb_option gen_source_options[] = {
                            "pause between batches"),
     CEB_OPT_STRING_FIELD("ack_log", NULL, 0, gen_config, ack_log,
                          "file to append \"batch_no status\" per ack and pause/resume lines"),
+    CEB_OPT_ENUM_FIELD("drive", "\"idle\"", 0, gen_config, drive, gen_drive_choices,
+                       "with interval 0: emit from a uv_idle_t, a 0 ms host timer or host->post"),
     CEB_OPTION_END
 };
 
@@ -71,6 +79,7 @@ typedef struct gen_source {
     uv_idle_t idle;          /* drives emission when interval is 0 */
     bool idle_open;          /* idle initialised and not yet closed */
     bool idle_closing;       /* uv_close() called, close callback pending */
+    bool posted;             /* a gen_post_cb() is queued with host->post */
     int64_t next;            /* next event number */
     int64_t batch_no;        /* next batch number */
     int64_t outstanding;     /* emitted batches not yet acked */
@@ -191,6 +200,7 @@ static int gen_emit_batch(gen_source *g)
 
 static void gen_tick(gen_source *g);
 static void gen_timer_cb(void *arg);
+static void gen_post_cb(void *arg);
 static void gen_maybe_stopped(gen_source *g);
 
 static void gen_idle_cb(uv_idle_t *h)
@@ -209,15 +219,23 @@ static void gen_schedule(gen_source *g)
 {
     if (g->paused || g->ended || g->stopping)
         return;
-    if (g->cfg.interval_ms == 0) {
+    if (g->cfg.interval_ms == 0 && g->cfg.drive == GEN_DRIVE_IDLE) {
         if (!uv_is_active((uv_handle_t *)&g->idle))
             uv_idle_start(&g->idle, gen_idle_cb);
         return;
     }
-    if (g->timer != NULL)
+    if (g->timer != NULL || g->posted)
         return;
-    int rc = g->ctx.host->timer_start(g->ctx.inst, (uint64_t)g->cfg.interval_ms, gen_timer_cb,
-                                      g, &g->timer);
+    int rc;
+    if (g->cfg.interval_ms == 0 && g->cfg.drive == GEN_DRIVE_POST) {
+        g->posted = true;
+        rc = g->ctx.host->post(g->ctx.inst, gen_post_cb, g);
+        if (rc < 0)
+            g->posted = false;
+    } else {
+        rc = g->ctx.host->timer_start(g->ctx.inst, (uint64_t)g->cfg.interval_ms,
+                                      gen_timer_cb, g, &g->timer);
+    }
     if (rc < 0)
         CEB_LOG_E(&g->ctx, "cannot schedule the next batch: %s", ceb_strerror(rc));
 }
@@ -227,13 +245,17 @@ static void gen_end(gen_source *g)
     if (g->ended)
         return;
     g->ended = true;
+    if (g->ack_log != NULL) {
+        fprintf(g->ack_log, "end %" PRId64 "\n", g->next);
+        fflush(g->ack_log);
+    }
     g->ctx.host->source_ended(g->ctx.inst);
 }
 
 static void gen_maybe_stopped(gen_source *g)
 {
     if (g->stopping && !g->stopped && g->outstanding == 0 && g->timer == NULL &&
-        !g->idle_open && !g->idle_closing) {
+        !g->idle_open && !g->idle_closing && !g->posted) {
         g->stopped = true;
         g->ctx.host->stopped(g->ctx.inst);
     }
@@ -263,6 +285,16 @@ static void gen_timer_cb(void *arg)
     gen_source *g = arg;
     g->timer = NULL;
     gen_tick(g);
+}
+
+static void gen_post_cb(void *arg)
+{
+    gen_source *g = arg;
+    g->posted = false;
+    if (g->stopping)
+        gen_maybe_stopped(g);
+    else if (!g->paused)
+        gen_tick(g);
 }
 
 static int gen_source_create(ceb_instance *inst, const ceb_host *host, const void *config,
