@@ -1,5 +1,6 @@
 #include "loop.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <cebridge/errors.h>
 
@@ -70,14 +71,24 @@ bool ceb_xq_on_loop(const ceb_xq *q)
     return uv_thread_equal(&self, &q->loop_thread) != 0;
 }
 
+static void xq_closed(uv_handle_t *h)
+{
+    ceb_xq *q = (ceb_xq *)(void *)((char *)h - offsetof(ceb_xq, async));
+    uv_close_cb cb = q->close_cb;
+    /* pushes until now got CEB_ESHUTDOWN; the mutex goes with the handle */
+    uv_mutex_destroy(&q->mu);
+    if (cb != NULL)
+        cb(h);
+}
+
 void ceb_xq_close(ceb_xq *q, uv_close_cb cb)
 {
     uv_mutex_lock(&q->mu);
     q->open = false;
     uv_mutex_unlock(&q->mu);
     ceb_xq_drain(q);
-    uv_close((uv_handle_t *)&q->async, cb);
-    uv_mutex_destroy(&q->mu);
+    q->close_cb = cb;
+    uv_close((uv_handle_t *)&q->async, xq_closed);
 }
 
 /* ---- timer queue ------------------------------------------------------ */

@@ -38,6 +38,7 @@ typedef struct ceb_xq {
     ceb_xq_node *head, *tail;
     uv_thread_t loop_thread;
     bool open;
+    uv_close_cb close_cb;
 } ceb_xq;
 
 /*
@@ -56,7 +57,8 @@ bool ceb_xq_on_loop(const ceb_xq *q);
 /* Run whatever is queued now (the async callback does the same). Loop thread. */
 void ceb_xq_drain(ceb_xq *q);
 /*
- * Refuse further pushes, run what is still queued, close the async handle.
+ * Refuse further pushes (CEB_ESHUTDOWN until `cb` runs; the struct must not
+ * be touched after that), run what is still queued, close the async handle.
  * `cb` (may be NULL) is the handle's close callback. Loop thread.
  */
 void ceb_xq_close(ceb_xq *q, uv_close_cb cb);
