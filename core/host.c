@@ -284,7 +284,9 @@ static bool refuse_shutdown(ceb_instance *inst, bool on_loop, const char *call)
             after_stopped(inst, call);
         return true;
     }
-    return atomic_load(&inst->stopping_flag) || inst->rt->shutting;
+    /* rt->shutting is loop-thread state; off the loop, stopping_flag (set
+       for every source when shutdown begins) says the same */
+    return atomic_load(&inst->stopping_flag) || (on_loop && inst->rt->shutting);
 }
 
 static int h_emit(ceb_instance *inst, ceb_event *const *events, size_t n, void *ack_token)

@@ -65,9 +65,9 @@ void ceb__route_release(ceb__route *r);
 
 /*
  * Route a batch from `src`. The events are consumed (on success and on
- * error), must already be frozen and valid. Returns 0 (one ack will come)
- * or CEB_ENOMEM (no ack; whatever was fanned out is resolved as failed
- * and never acked).
+ * error), must already be frozen and valid. Returns 0 (one ack will come;
+ * a delivery record that could not be allocated makes it a nack) or
+ * CEB_ENOMEM (the message record itself could not be allocated; no ack).
  */
 int  ceb__router_emit(ceb_instance *src, ceb_event *const *events, size_t n, void *token);
 
