@@ -217,12 +217,23 @@ class Bridge:
     def log_tail(self, n=30):
         return "\n".join(self.log().splitlines()[-n:])
 
+    SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime error: ")
+
     def close(self):
         self.kill()
+        log = self.log()
+        m = self.SANITIZER_RE.search(log)
+        if m:
+            self._close_files(keep=True)
+            raise AssertionError("sanitizer report in %s:\n%s"
+                                 % (self.log_path, log[m.start():m.start() + 3000]))
+        self._close_files(keep=bool(os.environ.get("CEB_KEEP_TMP")))
+
+    def _close_files(self, keep):
         for f in ("_out", "_log"):
             if hasattr(self, f):
                 getattr(self, f).close()
-        if os.environ.get("CEB_KEEP_TMP"):
+        if keep:
             sys.stderr.write("kept %s\n" % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -435,8 +446,7 @@ class TestCore(unittest.TestCase):
         self.assertLess(acked[0][1], 0, "an event that was neither delivered nor "
                         "dead-lettered must not be acknowledged")
         self.assertEqual([r[1] for r in read_record(rec)], [1, 2, 3])
-        if b.alive():
-            b.signal(signal.SIGTERM)
+        # Nothing in flight and the source ended: the process exits by itself.
         self.assertExitedCleanly(b, 30)
 
     # ------------------------------------------------------------------
@@ -489,8 +499,7 @@ class TestCore(unittest.TestCase):
                          "each failed event reached the dead letter once")
         for r in read_record(rec) + dl:
             self.assertNotEqual(r[2], "OK")
-        if b.alive():
-            b.signal(signal.SIGTERM)
+        # Nacked, nothing in flight and the source ended: the process exits by itself.
         self.assertExitedCleanly(b, 30)
 
     # ------------------------------------------------------------------
