@@ -573,6 +573,30 @@ class TestCore(unittest.TestCase):
         ok = sum(1 for a in acked if a[1] == 0)
         self.assertGreaterEqual(ok, 10)
 
+    def test_sigterm_drain_deadline(self):
+        """Deliveries that outlast drain_timeout: exit 0 on time, nothing acknowledged."""
+        b = self.bridge("deadline")
+        rec, acks, infl = b.path("record"), b.path("acks"), b.path("inflight")
+        b.write("10.json", {
+            "settings": {"drain_timeout": "1s"},
+            "sources": {"g": {"plugin": "gen", "count": 5, "ack_log": acks}},
+            "sinks": {"stuck": {"plugin": "flaky", "delay": "1h", "record": rec,
+                                "inflight_record": infl}},
+            "routes": {"r": {"from": ["g"], "to": ["stuck"],
+                             "retry": {"attempts": 3, "timeout": "2h"}}}})
+        b.start()
+        wait_until(lambda: len(read_lines(infl)) >= 5, 30, "5 deliveries in flight", b)
+        t0 = time.monotonic()
+        b.signal(signal.SIGTERM)
+        rc = b.wait(1 + 10)
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 0, b.log_tail())
+        self.assertLessEqual(took, 1 + 3 * SCALE, "exceeded drain_timeout + margin")
+        acked, _, _ = read_acks(acks)
+        self.assertFalse([a for a in acked if a[1] == 0],
+                         "an undelivered event was acknowledged")
+        self.assertFalse([r for r in read_record(rec) if r[2] == "OK"])
+
     # ------------------------------------------------------------------
     def backpressure(self, drive, n):
         b = self.bridge("bp-" + drive)
