@@ -6,22 +6,34 @@
 
 /* ---- cross-thread queue ---------------------------------------------- */
 
+/* Run the nodes queued now; nodes they push run on a later iteration, so a
+   callback that posts again cannot starve the loop. Returns true if the
+   queue was not empty. */
+static bool xq_run_once(ceb_xq *q)
+{
+    uv_mutex_lock(&q->mu);
+    ceb_xq_node *n = q->head;
+    q->head = q->tail = NULL;
+    uv_mutex_unlock(&q->mu);
+    if (n == NULL)
+        return false;
+    while (n != NULL) {
+        ceb_xq_node *next = n->next;
+        n->next = NULL;
+        n->run(n);
+        n = next;
+    }
+    return true;
+}
+
 void ceb_xq_drain(ceb_xq *q)
 {
-    for (;;) {
-        uv_mutex_lock(&q->mu);
-        ceb_xq_node *n = q->head;
-        q->head = q->tail = NULL;
-        uv_mutex_unlock(&q->mu);
-        if (n == NULL)
-            return;
-        while (n != NULL) {
-            ceb_xq_node *next = n->next;
-            n->next = NULL;
-            n->run(n);
-            n = next;
-        }
-    }
+    if (!xq_run_once(q))
+        return;
+    uv_mutex_lock(&q->mu);
+    if (q->head != NULL && q->open)
+        uv_async_send(&q->async);
+    uv_mutex_unlock(&q->mu);
 }
 
 static void xq_async_cb(uv_async_t *a)
@@ -86,7 +98,8 @@ void ceb_xq_close(ceb_xq *q, uv_close_cb cb)
     uv_mutex_lock(&q->mu);
     q->open = false;
     uv_mutex_unlock(&q->mu);
-    ceb_xq_drain(q);
+    while (xq_run_once(q))
+        ;
     q->close_cb = cb;
     uv_close((uv_handle_t *)&q->async, xq_closed);
 }
@@ -138,6 +151,7 @@ static void tq_down(ceb_tq *tq, size_t i)
 }
 
 static void tq_timer_cb(uv_timer_t *t);
+static void tq_idle_cb(uv_idle_t *h);
 
 static void tq_rearm(ceb_tq *tq)
 {
@@ -156,18 +170,41 @@ static void tq_rearm(ceb_tq *tq)
     tq->armed = due;
 }
 
-static void tq_timer_cb(uv_timer_t *t)
+/* Fire what is due and was queued before this pass. A node a callback
+   (re)adds, even for 0 ms, waits for the next loop iteration (the idle
+   handle makes that iteration come without blocking), so a 0 ms timer
+   cannot starve the loop. */
+static void tq_fire(ceb_tq *tq)
 {
-    ceb_tq *tq = t->data;
     tq->armed = UINT64_MAX;
-    uint64_t now = uv_now(t->loop);
-    /* Fire only what is due now; nodes added by callbacks wait their turn. */
-    while (tq->n > 0 && tq->heap[0]->due <= now) {
+    uint64_t now = uv_now(tq->timer.loop);
+    uint64_t limit = tq->seq;
+    while (tq->n > 0 && tq->heap[0]->due <= now && tq->heap[0]->seq < limit) {
         ceb_tq_node *n = tq->heap[0];
         ceb_tq_remove(tq, n);
         n->fn(n);
     }
+    if (tq->n > 0 && tq->heap[0]->due <= now) {
+        if (tq->armed != UINT64_MAX) {
+            uv_timer_stop(&tq->timer);
+            tq->armed = UINT64_MAX;
+        }
+        if (!uv_is_active((uv_handle_t *)&tq->idle))
+            uv_idle_start(&tq->idle, tq_idle_cb);
+        return;
+    }
+    uv_idle_stop(&tq->idle);
     tq_rearm(tq);
+}
+
+static void tq_timer_cb(uv_timer_t *t)
+{
+    tq_fire(t->data);
+}
+
+static void tq_idle_cb(uv_idle_t *h)
+{
+    tq_fire(h->data);
 }
 
 int ceb_tq_init(ceb_tq *tq, uv_loop_t *loop)
@@ -179,7 +216,13 @@ int ceb_tq_init(ceb_tq *tq, uv_loop_t *loop)
     int rc = uv_timer_init(loop, &tq->timer);
     if (rc != 0)
         return rc;
+    rc = uv_idle_init(loop, &tq->idle);
+    if (rc != 0) {
+        uv_close((uv_handle_t *)&tq->timer, NULL);
+        return rc;
+    }
     tq->timer.data = tq;
+    tq->idle.data = tq;
     return 0;
 }
 
@@ -236,6 +279,13 @@ size_t ceb_tq_count(const ceb_tq *tq)
     return tq->n;
 }
 
+static void tq_closed(uv_handle_t *h)
+{
+    ceb_tq *tq = h->data;
+    if (--tq->closing == 0 && tq->close_cb != NULL)
+        tq->close_cb((uv_handle_t *)&tq->timer);
+}
+
 void ceb_tq_close(ceb_tq *tq, uv_close_cb cb)
 {
     for (size_t i = 0; i < tq->n; i++)
@@ -244,7 +294,10 @@ void ceb_tq_close(ceb_tq *tq, uv_close_cb cb)
     free(tq->heap);
     tq->heap = NULL;
     tq->cap = 0;
-    uv_close((uv_handle_t *)&tq->timer, cb);
+    tq->close_cb = cb;
+    tq->closing = 2;
+    uv_close((uv_handle_t *)&tq->timer, tq_closed);
+    uv_close((uv_handle_t *)&tq->idle, tq_closed);
 }
 
 /* ---- signals ---------------------------------------------------------- */

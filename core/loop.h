@@ -54,7 +54,8 @@ int  ceb_xq_init(ceb_xq *q, uv_loop_t *loop);
 int  ceb_xq_push(ceb_xq *q, ceb_xq_node *node);
 /* True when called on the loop thread. Thread: any. */
 bool ceb_xq_on_loop(const ceb_xq *q);
-/* Run whatever is queued now (the async callback does the same). Loop thread. */
+/* Run whatever is queued now (the async callback does the same); nodes pushed
+   meanwhile run on a later loop iteration. Loop thread. */
 void ceb_xq_drain(ceb_xq *q);
 /*
  * Refuse further pushes (CEB_ESHUTDOWN until `cb` runs; the struct must not
@@ -76,6 +77,9 @@ struct ceb_tq_node {
 
 typedef struct ceb_tq {
     uv_timer_t timer;
+    uv_idle_t idle;      /* due work re-added during a pass runs next iteration */
+    uv_close_cb close_cb;
+    int closing;
     ceb_tq_node **heap;
     size_t n, cap;
     uint64_t seq;
@@ -92,7 +96,8 @@ int  ceb_tq_add(ceb_tq *tq, ceb_tq_node *n, uint64_t ms);
 /* Dequeue `n` if queued (then its fn never runs). */
 void ceb_tq_remove(ceb_tq *tq, ceb_tq_node *n);
 size_t ceb_tq_count(const ceb_tq *tq);
-/* Close the timer handle; nodes still queued are dropped (never fire). */
+/* Close the handles; nodes still queued are dropped (never fire). `cb` runs
+   once, with the timer handle, when both handles are closed. */
 void ceb_tq_close(ceb_tq *tq, uv_close_cb cb);
 
 /* ---- signals ---------------------------------------------------------- */

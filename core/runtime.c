@@ -312,6 +312,13 @@ static void close_cb(uv_handle_t *h)
         free(rt);
 }
 
+static void tq_close_cb(uv_handle_t *h)
+{
+    ceb_runtime *rt = container_of(h, ceb_runtime, tq.timer);
+    if (--rt->closing_handles == 0)
+        free(rt);
+}
+
 void ceb_runtime_free(ceb_runtime *rt)
 {
     if (rt == NULL)
@@ -319,9 +326,8 @@ void ceb_runtime_free(ceb_runtime *rt)
     ceb_runtime_flush_metrics(rt);
     rt->closing_handles = 3;
     rt->xq.async.data = rt;
-    rt->tq.timer.data = rt;
     ceb_xq_close(&rt->xq, close_cb);
-    ceb_tq_close(&rt->tq, close_cb);
+    ceb_tq_close(&rt->tq, tq_close_cb);
     uv_close((uv_handle_t *)&rt->idle, close_cb);
     /* instances that never called stopped() are not destroyed (their state
        may still be in use); their memory goes with the process. */

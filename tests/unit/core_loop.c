@@ -125,6 +125,62 @@ static void test_tq_order_and_remove(void **st)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A 0 ms timer (or a post) that re-arms itself runs once per loop
+   iteration instead of starving the loop. */
+typedef struct rearm {
+    ceb_tq_node node;
+    ceb_tq *tq;
+    int count;
+} rearm;
+
+static void rearm_fire(ceb_tq_node *n)
+{
+    rearm *r = (rearm *)(void *)n;
+    if (++r->count < 5)
+        assert_int_equal(ceb_tq_add(r->tq, &r->node, 0), 0);
+}
+
+typedef struct repost {
+    ceb_xq_node node;
+    ceb_xq *q;
+    int count;
+} repost;
+
+static void repost_run(ceb_xq_node *n)
+{
+    repost *r = (repost *)(void *)n;
+    if (++r->count < 5)
+        assert_int_equal(ceb_xq_push(r->q, &r->node), 0);
+}
+
+static void test_zero_ms_rearm_does_not_starve(void **st)
+{
+    (void)st;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    ceb_tq tq;
+    assert_int_equal(ceb_tq_init(&tq, &loop), 0);
+    rearm r = { .tq = &tq };
+    ceb_tq_node_init(&r.node, rearm_fire);
+    assert_int_equal(ceb_tq_add(&tq, &r.node, 0), 0);
+    ceb_xq q;
+    assert_int_equal(ceb_xq_init(&q, &loop), 0);
+    repost p = { .node.run = repost_run, .q = &q };
+    assert_int_equal(ceb_xq_push(&q, &p.node), 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    /* at most the timer phase and the idle phase of one iteration */
+    assert_true(r.count >= 1 && r.count <= 2);
+    assert_int_equal(p.count, 1);
+    for (int i = 0; i < 100 && (r.count < 5 || p.count < 5); i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(r.count, 5);
+    assert_int_equal(p.count, 5);
+    ceb_tq_close(&tq, NULL);
+    ceb_xq_close(&q, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void on_sig(void *arg, int signum)
 {
     *(int *)arg = signum;
@@ -158,6 +214,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xq_threads),
         cmocka_unit_test(test_tq_order_and_remove),
+        cmocka_unit_test(test_zero_ms_rearm_does_not_starve),
         cmocka_unit_test(test_signals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
