@@ -1,0 +1,478 @@
+/*
+ * One Redis connection on the host's libuv loop: hiredis' async API with
+ * its libuv adapter, never a blocking call.
+ *
+ *   IDLE -> CONNECTING -> HANDSHAKE (AUTH, SELECT) -> READY
+ *             ^                                        |
+ *             +------ WAIT (backoff timer) <-----------+  (lost / refused / timeout)
+ *
+ * Reconnect delays double from 100 ms up to `reconnect_max`, reset once a
+ * connection is READY. State goes to the log (info on up, warn on down with
+ * hiredis' reason) and to two metrics: gauge cebridge_redis_connected and
+ * counter cebridge_redis_reconnects_total, labelled instance and conn.
+ *
+ * hiredis calls every pending command's callback with reply NULL when a
+ * connection is freed or lost; a context we drop on purpose has its `data`
+ * cleared first so its disconnect callback is ignored.
+ */
+#include "redis_internal.h"
+
+#include <hiredis/adapters/libuv.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REDIS_BACKOFF_INITIAL_MS 100
+#define REDIS_CONNECT_TIMEOUT_MS 5000
+
+typedef enum { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_READY, C_WAIT, C_CLOSED } conn_state;
+
+struct redis_conn {
+    ceb_ctx ctx;
+    const redis_url *url;          /* borrowed from the owner's state */
+    char *password;
+    char name[16];
+    int64_t backoff_max, backoff;
+    redis_conn_cbs cbs;
+    void *owner;
+    redisAsyncContext *ac;
+    conn_state state;
+    int handshake_left;
+    ceb_timer *timer;              /* reconnect or connect timeout */
+    ceb_timer *close_timer;
+    void (*closed)(void *owner);
+    ceb_metric *m_up, *m_reconnects;
+    bool ever_ready;
+};
+
+const char *redis_reply_err(const redisReply *r)
+{
+    if (r == NULL)
+        return "connection lost";
+    if (r->type == REDIS_REPLY_ERROR)
+        return r->str ? r->str : "error";
+    return NULL;
+}
+
+/* ---- url --------------------------------------------------------------- */
+
+static char *dupn(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p != NULL) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* Undo %XX in user info (passwords may hold reserved characters). */
+static char *pct_decode(const char *s, size_t n)
+{
+    char *o = malloc(n + 1);
+    size_t k = 0;
+    if (o == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n) {
+            char h[3] = {s[i + 1], s[i + 2], 0};
+            char *end;
+            long v = strtol(h, &end, 16);
+            if (end == h + 2) {
+                o[k++] = (char)v;
+                i += 2;
+                continue;
+            }
+        }
+        o[k++] = s[i];
+    }
+    o[k] = '\0';
+    return o;
+}
+
+void redis_url_free(redis_url *u)
+{
+    free(u->host);
+    free(u->path);
+    free(u->user);
+    free(u->password);
+    free(u->display);
+    memset(u, 0, sizeof *u);
+}
+
+static int parse_db(const char *s, int *db)
+{
+    char *end;
+    if (*s == '\0')
+        return 0;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || v < 0 || v > 65535)
+        return -1;
+    *db = (int)v;
+    return 0;
+}
+
+int redis_url_parse(const char *text, redis_url *u, ceb_diag *d)
+{
+    memset(u, 0, sizeof *u);
+    u->port = 6379;
+    if (strncmp(text, "unix://", 7) == 0) {
+        const char *p = text + 7;
+        const char *q = strchr(p, '?');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (n == 0 || p[0] != '/')
+            return ceb_diag_set_field(d, CEB_EINVAL, "url", "unix url needs an absolute path: "
+                                      "unix:///path/to/redis.sock");
+        u->path = dupn(p, n);
+        if (q != NULL) {
+            if (strncmp(q, "?db=", 4) != 0 || parse_db(q + 4, &u->db) < 0) {
+                redis_url_free(u);
+                return ceb_diag_set_field(d, CEB_EINVAL, "url", "unix url: only ?db=N "
+                                          "(0..65535) is understood after the path");
+            }
+        }
+        u->display = strdup(text);
+        return 0;
+    }
+    if (strncmp(text, "redis://", 8) != 0)
+        return ceb_diag_set_field(d, CEB_EINVAL, "url", "url must start with redis:// or "
+                                  "unix:// (got \"%.64s\")", text);
+    const char *p = text + 8;
+    const char *slash = strchr(p, '/');
+    size_t auth_end = slash ? (size_t)(slash - p) : strlen(p);
+    const char *at = NULL;
+    for (size_t i = 0; i < auth_end; i++)
+        if (p[i] == '@')
+            at = p + i;                   /* the last '@' before the path */
+    const char *hp = p;
+    if (at != NULL) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon != NULL) {
+            if (colon > p)
+                u->user = pct_decode(p, (size_t)(colon - p));
+            u->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
+        } else if (at > p) {
+            u->user = pct_decode(p, (size_t)(at - p));
+        }
+        hp = at + 1;
+    }
+    const char *hend = slash ? slash : hp + strlen(hp);
+    const char *colon = NULL;
+    if (*hp == '[') {                     /* [::1]:6379 */
+        const char *rb = memchr(hp, ']', (size_t)(hend - hp));
+        if (rb == NULL) {
+            redis_url_free(u);
+            return ceb_diag_set_field(d, CEB_EINVAL, "url", "unterminated [ in the host");
+        }
+        u->host = dupn(hp + 1, (size_t)(rb - hp - 1));
+        if (rb + 1 < hend && rb[1] == ':')
+            colon = rb + 1;
+    } else {
+        colon = memchr(hp, ':', (size_t)(hend - hp));
+        u->host = dupn(hp, (size_t)((colon ? colon : hend) - hp));
+    }
+    if (u->host == NULL || u->host[0] == '\0') {
+        redis_url_free(u);
+        return ceb_diag_set_field(d, CEB_EINVAL, "url", "url has no host: "
+                                  "redis://[user:password@]host[:port][/db]");
+    }
+    if (colon != NULL) {
+        char buf[16];
+        size_t n = (size_t)(hend - colon - 1);
+        char *end;
+        long port = 0;
+        if (n > 0 && n < sizeof buf) {
+            memcpy(buf, colon + 1, n);
+            buf[n] = '\0';
+            port = strtol(buf, &end, 10);
+            if (*end != '\0')
+                port = 0;
+        }
+        if (port < 1 || port > 65535) {
+            redis_url_free(u);
+            return ceb_diag_set_field(d, CEB_EINVAL, "url", "bad port in url (1..65535)");
+        }
+        u->port = (int)port;
+    }
+    if (slash != NULL && parse_db(slash + 1, &u->db) < 0) {
+        redis_url_free(u);
+        return ceb_diag_set_field(d, CEB_EINVAL, "url", "database after / must be a number "
+                                  "0..65535");
+    }
+    char disp[512];
+    snprintf(disp, sizeof disp, "redis://%s%s%s%s:%d/%d", u->user ? u->user : "",
+             u->password ? ":<secret>" : "", (u->user || u->password) ? "@" : "", u->host,
+             u->port, u->db);
+    u->display = strdup(disp);
+    return 0;
+}
+
+/* ---- connection ---------------------------------------------------------- */
+
+static const char *const conn_labels[] = {"instance", "conn"};
+
+static void set_up(redis_conn *c, double v)
+{
+    const char *lv[2] = {c->ctx.host->instance_name(c->ctx.inst), c->name};
+    if (c->m_up != NULL)
+        c->ctx.host->metric_set(c->m_up, lv, v);
+}
+
+int redis_conn_new(const ceb_ctx *ctx, const redis_url *u, const char *password,
+                   const char *name, int64_t reconnect_max_ms, const redis_conn_cbs *cbs,
+                   void *owner, redis_conn **out)
+{
+    redis_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return CEB_ENOMEM;
+    c->ctx = *ctx;
+    c->url = u;
+    if (password != NULL && (c->password = strdup(password)) == NULL) {
+        free(c);
+        return CEB_ENOMEM;
+    }
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->backoff_max = reconnect_max_ms > 0 ? reconnect_max_ms : 5000;
+    c->backoff = REDIS_BACKOFF_INITIAL_MS;
+    c->cbs = *cbs;
+    c->owner = owner;
+    const ceb_host *h = ctx->host;
+    h->metric_register(ctx->inst, CEB_METRIC_GAUGE, "redis_connected",
+                       "1 while the Redis connection is up and authenticated", conn_labels, 2,
+                       NULL, 0, &c->m_up);
+    h->metric_register(ctx->inst, CEB_METRIC_COUNTER, "redis_reconnects_total",
+                       "Redis connections lost or refused (each is followed by a reconnect)",
+                       conn_labels, 2, NULL, 0, &c->m_reconnects);
+    set_up(c, 0);
+    *out = c;
+    return 0;
+}
+
+static void conn_connect(redis_conn *c);
+
+static void timer_fire(void *arg)
+{
+    redis_conn *c = arg;
+    c->timer = NULL;
+    if (c->state == C_WAIT) {
+        conn_connect(c);
+    } else if (c->state == C_CONNECTING || c->state == C_HANDSHAKE) {
+        CEB_LOG_W(&c->ctx, "redis %s: %s: connect timed out after %d ms", c->name,
+                  c->url->display, REDIS_CONNECT_TIMEOUT_MS);
+        redisAsyncContext *ac = c->ac;
+        c->ac = NULL;
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        c->state = C_WAIT;
+        c->ctx.host->timer_start(c->ctx.inst, (uint64_t)c->backoff, timer_fire, c, &c->timer);
+        c->backoff = c->backoff * 2 > c->backoff_max ? c->backoff_max : c->backoff * 2;
+    }
+}
+
+static void stop_timer(redis_conn *c)
+{
+    if (c->timer != NULL) {
+        c->ctx.host->timer_stop(c->timer);
+        c->timer = NULL;
+    }
+}
+
+/* The connection is gone (ac already released or being released by hiredis). */
+static void conn_lost(redis_conn *c, const char *why)
+{
+    bool was_ready = c->state == C_READY;
+    c->ac = NULL;
+    stop_timer(c);
+    set_up(c, 0);
+    if (c->state == C_CLOSED)
+        return;
+    const char *lv[2] = {c->ctx.host->instance_name(c->ctx.inst), c->name};
+    if (c->m_reconnects != NULL)
+        c->ctx.host->metric_add(c->m_reconnects, lv, 1);
+    CEB_LOG_AT(&c->ctx, was_ready || !c->ever_ready ? CEB_LOG_WARN : CEB_LOG_DEBUG,
+               "redis %s: %s: %s; reconnecting in %lld ms", c->name, c->url->display,
+               why ? why : "connection lost", (long long)c->backoff);
+    c->state = C_WAIT;
+    c->ctx.host->timer_start(c->ctx.inst, (uint64_t)c->backoff, timer_fire, c, &c->timer);
+    c->backoff = c->backoff * 2 > c->backoff_max ? c->backoff_max : c->backoff * 2;
+    if (was_ready && c->cbs.down != NULL)
+        c->cbs.down(c->owner, c);
+}
+
+/* Drop the current context on purpose (bad AUTH, ...) and retry later. */
+static void conn_drop(redis_conn *c, const char *why)
+{
+    redisAsyncContext *ac = c->ac;
+    if (ac != NULL) {
+        ac->data = NULL;
+        c->ac = NULL;
+        redisAsyncFree(ac);
+    }
+    conn_lost(c, why);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    redis_conn *c = ac->data;
+    if (c == NULL || c->ac != ac)
+        return;
+    (void)status;
+    conn_lost(c, ac->errstr[0] ? ac->errstr : "server closed the connection");
+}
+
+static void handshake_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    redis_conn *c = priv;
+    if (c->ac != ac || c->state != C_HANDSHAKE)
+        return;
+    const char *err = redis_reply_err(r);
+    if (err != NULL) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "handshake refused: %.200s", err);
+        conn_drop(c, msg);
+        return;
+    }
+    if (--c->handshake_left > 0)
+        return;
+    stop_timer(c);
+    c->state = C_READY;
+    c->backoff = REDIS_BACKOFF_INITIAL_MS;
+    c->ever_ready = true;
+    set_up(c, 1);
+    CEB_LOG_I(&c->ctx, "redis %s: connected to %s", c->name, c->url->display);
+    if (c->cbs.ready != NULL)
+        c->cbs.ready(c->owner, c);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    redis_conn *c = ac->data;
+    if (c == NULL || c->ac != ac)
+        return;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback */
+        conn_lost(c, ac->errstr[0] ? ac->errstr : "connect failed");
+        return;
+    }
+    c->state = C_HANDSHAKE;
+    c->handshake_left = 1;
+    const char *pw = c->password ? c->password : c->url->password;
+    if (pw != NULL) {
+        if (c->url->user != NULL) {
+            const char *argv[3] = {"AUTH", c->url->user, pw};
+            redisAsyncCommandArgv(c->ac, handshake_reply, c, 3, argv, NULL);
+        } else {
+            const char *argv[2] = {"AUTH", pw};
+            redisAsyncCommandArgv(c->ac, handshake_reply, c, 2, argv, NULL);
+        }
+        c->handshake_left++;
+    }
+    if (c->url->db != 0) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", c->url->db);
+        const char *argv[2] = {"SELECT", db};
+        redisAsyncCommandArgv(c->ac, handshake_reply, c, 2, argv, NULL);
+        c->handshake_left++;
+    }
+    const char *ping[1] = {"PING"};
+    redisAsyncCommandArgv(c->ac, handshake_reply, c, 1, ping, NULL);
+}
+
+static void conn_connect(redis_conn *c)
+{
+    redisAsyncContext *ac = c->url->path ? redisAsyncConnectUnix(c->url->path)
+                                         : redisAsyncConnect(c->url->host, c->url->port);
+    if (ac == NULL) {
+        c->state = C_CONNECTING;
+        conn_lost(c, "out of memory");
+        return;
+    }
+    if (ac->err) {
+        char why[160];
+        snprintf(why, sizeof why, "%.150s", ac->errstr);
+        redisAsyncFree(ac);
+        c->state = C_CONNECTING;
+        conn_lost(c, why);
+        return;
+    }
+    if (redisLibuvAttach(ac, c->ctx.host->loop(c->ctx.inst)) != REDIS_OK) {
+        redisAsyncFree(ac);
+        c->state = C_CONNECTING;
+        conn_lost(c, "cannot attach to the loop");
+        return;
+    }
+    ac->data = c;
+    c->ac = ac;
+    c->state = C_CONNECTING;
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    stop_timer(c);
+    c->ctx.host->timer_start(c->ctx.inst, REDIS_CONNECT_TIMEOUT_MS, timer_fire, c, &c->timer);
+}
+
+int redis_conn_start(redis_conn *c)
+{
+    if (c->state != C_IDLE)
+        return 0;
+    conn_connect(c);
+    return 0;
+}
+
+bool redis_conn_is_ready(const redis_conn *c)
+{
+    return c != NULL && c->state == C_READY;
+}
+
+bool redis_conn_is_closed(const redis_conn *c)
+{
+    return c == NULL || (c->state == C_CLOSED && c->close_timer == NULL);
+}
+
+int redis_conn_cmd(redis_conn *c, redisCallbackFn *fn, void *priv, int argc, const char **argv,
+                   const size_t *lens)
+{
+    if (c->state != C_READY || c->ac == NULL)
+        return CEB_EAGAIN;
+    if (redisAsyncCommandArgv(c->ac, fn, priv, argc, argv, lens) != REDIS_OK)
+        return CEB_EAGAIN;
+    return 0;
+}
+
+static void close_fire(void *arg)
+{
+    redis_conn *c = arg;
+    c->close_timer = NULL;
+    if (c->closed != NULL)
+        c->closed(c->owner);
+}
+
+void redis_conn_close(redis_conn *c, void (*closed)(void *owner))
+{
+    if (c->state == C_CLOSED)
+        return;
+    c->state = C_CLOSED;
+    c->closed = closed;
+    stop_timer(c);
+    set_up(c, 0);
+    redisAsyncContext *ac = c->ac;
+    c->ac = NULL;
+    if (ac != NULL) {
+        ac->data = NULL;
+        redisAsyncFree(ac);   /* pending callbacks get NULL; uv_close of the poll handle */
+    }
+    /* hiredis' libuv adapter closes its uv_poll_t asynchronously; a 1 ms
+       timer cannot fire before this iteration's close callbacks ran. */
+    c->ctx.host->timer_start(c->ctx.inst, 1, close_fire, c, &c->close_timer);
+}
+
+void redis_conn_free(redis_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->close_timer != NULL)
+        c->ctx.host->timer_stop(c->close_timer);
+    stop_timer(c);
+    free(c->password);
+    free(c);
+}
