@@ -1179,7 +1179,8 @@ static void redis_source_stop(void *state)
     }
     if (st->mode == RS_LIST && redis_conn_is_ready(st->cmd)) {
         const char *del[2] = {"DEL", st->heartbeat};
-        redis_conn_cmd(st->cmd, ignore_reply, st, 2, del, NULL);
+        if (redis_conn_cmd(st->cmd, lrem_reply, st, 2, del, NULL) == 0)
+            st->xack_inflight++;   /* finish_stop waits for it */
     }
     redis_conn_close(st->rd, conn_closed);
     if (st->inflight == 0)
