@@ -256,6 +256,8 @@ static int set_data(dctx *c, ceb_event *ev, cJSON *root, cJSON *data, cJSON *b64
             return fail(c, CEB_ESPEC, "data_base64", "'data_base64' must be a string");
         ceb_buf raw = {0};
         int rc = ceb_base64_decode(b64->valuestring, strlen(b64->valuestring), &raw);
+        if (rc < 0)
+            ceb_buf_free(&raw);     /* reserve may have allocated before the bad byte */
         if (rc == CEB_ENOMEM)
             return rc;
         if (rc < 0)
@@ -444,6 +446,78 @@ static bool truncated(const char *p, size_t len)
     return in_str || depth > 0;
 }
 
+/* RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool number_ok(const char *p, size_t n)
+{
+    size_t i = 0;
+    if (i < n && p[i] == '-')
+        i++;
+    if (i >= n)
+        return false;
+    if (p[i] == '0') {
+        i++;
+    } else if (p[i] >= '1' && p[i] <= '9') {
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+    } else {
+        return false;
+    }
+    if (i < n && p[i] == '.') {
+        size_t s = ++i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        if (i == s)
+            return false;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        size_t s = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        if (i == s)
+            return false;
+    }
+    return i == n;
+}
+
+/*
+ * What cJSON lets through but RFC 8259 does not: numbers such as "01" or
+ * "1.", and raw control characters inside strings. Data is passed on as
+ * written, so it must be standard JSON. Returns the offending offset or
+ * (size_t)-1.
+ */
+static size_t nonstandard_at(const char *p, size_t len, const char **what)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (in_str) {
+            if (ch == '\\') {
+                i++;
+            } else if (ch == '"') {
+                in_str = false;
+            } else if (ch < 0x20) {
+                *what = "control character in a string";
+                return i;
+            }
+        } else if (ch == '"') {
+            in_str = true;
+        } else if (ch == '-' || (ch >= '0' && ch <= '9')) {
+            size_t s = i;
+            while (i < len && strchr("0123456789+-.eE", p[i]) != NULL && p[i] != '\0')
+                i++;
+            if (!number_ok(p + s, i - s)) {
+                *what = "invalid number";
+                return s;
+            }
+            i--;
+        }
+    }
+    return (size_t)-1;
+}
+
 /* Parse `buf` as exactly one JSON value of well-formed UTF-8. */
 static int parse(const void *buf, size_t len, cJSON **root, ceb_diag *d)
 {
@@ -468,6 +542,12 @@ static int parse(const void *buf, size_t len, cJSON **root, ceb_diag *d)
             return ceb_diag_set(d, CEB_EDECODE, "not JSON: unexpected text after the value at byte %zu",
                                 (size_t)(q - p));
         }
+    }
+    const char *what = NULL;
+    size_t at = nonstandard_at(p, len, &what);
+    if (at != (size_t)-1) {
+        cJSON_Delete(j);
+        return ceb_diag_set(d, CEB_EDECODE, "not JSON: %s at byte %zu", what, at);
     }
     *root = j;
     return 0;

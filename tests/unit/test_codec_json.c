@@ -349,6 +349,9 @@ static void test_hostile_input(void **state)
     decode_bad("{\"id\":\"\xc0\xaf\"}", NULL, CEB_EDECODE, "", "not JSON: invalid UTF-8 at byte 7");       /* overlong */
     decode_bad("{\"id\":\"\xed\xa0\x80\"}", NULL, CEB_EDECODE, "", "not JSON: invalid UTF-8 at byte 7");   /* surrogate */
     decode_bad("{\"id\":\"\xe2\x82\"}", NULL, CEB_EDECODE, "", "not JSON: invalid UTF-8 at byte 7");       /* cut */
+    decode_bad(EV(",\"n\":01"), NULL, CEB_EDECODE, "", "not JSON: invalid number at byte 59");
+    decode_bad(EV(",\"data\":[1.]"), NULL, CEB_EDECODE, "", "not JSON: invalid number at byte 63");
+    decode_bad(EV(",\"subject\":\"a\tb\""), NULL, CEB_EDECODE, "", "not JSON: control character in a string at byte 67");
     decode_bad("{'id':1}", NULL, CEB_EDECODE, "", "not JSON: syntax error (or nesting deeper than 1000) at byte 2");
 
     /* deep nesting inside data: refused, no stack overflow */
@@ -399,6 +402,68 @@ static void test_numbers_kept_as_written(void **state)
     ceb_events_free(evs, count);
 }
 
+/* Deterministic mutation smoke test: no crash, no leak, and whatever decodes
+   re-encodes to a fixed point. */
+static void test_mutations(void **state)
+{
+    (void)state;
+    static const char *seeds[] = {
+        ex_json,
+        "[{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\",\"data_base64\":\"AAEC\"},"
+        "{\"specversion\":\"1.0\",\"id\":\"2\",\"source\":\"/s\",\"type\":\"t\",\"x\":-1.5e3,\"data\":\"\\u00e9\"}]",
+    };
+    static const char alphabet[] = "{}[]\",:\\ 0123456789.-+eEtrufalsn\x80\xc3\xa9\x00";
+    uint64_t rng = 0x853c49e6748fea9bull;
+    ceb_decode_opts o = { .strict = false, .default_source = "/d", .default_type = "t" };
+    for (int round = 0; round < 20000; round++) {
+        const char *seed = seeds[round % 2];
+        size_t n = strlen(seed);
+        char buf[1024];
+        memcpy(buf, seed, n);
+        int edits = 1 + (int)(rng % 4);
+        for (int e = 0; e < edits; e++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(rng >> 33) % n;
+            char ch = alphabet[(rng >> 20) % (sizeof alphabet - 1)];
+            switch ((rng >> 12) % 3) {
+            case 0: buf[at] = ch; break;                                        /* replace */
+            case 1: if (n > 1) { memmove(buf + at, buf + at + 1, n - at - 1); n--; } break;  /* delete */
+            default: if (n + 1 < sizeof buf) { memmove(buf + at + 1, buf + at, n - at); buf[at] = ch; n++; }
+            }
+        }
+        ceb_event **evs = NULL;
+        size_t count = 0;
+        ceb_diag d = {0};
+        int rc = ceb_codec_json_decode_batch(buf, n, &o, &evs, &count, &d);
+        if (rc != 0) {
+            ceb_event *ev = NULL;
+            ceb_diag_clear(&d);
+            if (ceb_codec_json_decode(buf, n, &o, &ev, &d) != 0) {
+                assert_null(ev);
+                assert_true(d.message[0] != '\0');
+                continue;
+            }
+            evs = calloc(1, sizeof *evs);
+            assert_non_null(evs);
+            evs[0] = ev;
+            count = 1;
+        }
+        ceb_buf a = {0}, b = {0};
+        assert_int_equal(ceb_codec_json_encode_batch((const ceb_event *const *)evs, count, &a), 0);
+        ceb_event **again = NULL;
+        size_t count2 = 0;
+        ceb_diag_clear(&d);
+        if (ceb_codec_json_decode_batch(a.data, a.len, NULL, &again, &count2, &d) != 0)
+            fail_msg("re-decode of %s failed: %s: %s", a.data, d.field, d.message);
+        assert_int_equal(ceb_codec_json_encode_batch((const ceb_event *const *)again, count2, &b), 0);
+        assert_string_equal(a.data, b.data);
+        ceb_events_free(evs, count);
+        ceb_events_free(again, count2);
+        ceb_buf_free(&a);
+        ceb_buf_free(&b);
+    }
+}
+
 static void test_is_event(void **state)
 {
     (void)state;
@@ -422,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_repair),
         cmocka_unit_test(test_hostile_input),
         cmocka_unit_test(test_numbers_kept_as_written),
+        cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_is_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
