@@ -71,16 +71,16 @@ static bool valid_attr_name(const char *s)
     return true;
 }
 
-static int node(dctx *d, ceb__node *n, int32_t *out)
+static int node(dctx *d, ceb_cesql__node *n, int32_t *out)
 {
-    int32_t idx = ceb__expr_node(d->x, n);
+    int32_t idx = ceb_cesql__expr_node(d->x, n);
     if (idx < 0)
         return -ENOMEM;
     *out = idx;
     return 0;
 }
 
-static void init(ceb__node *n, int op, int type)
+static void init(ceb_cesql__node *n, int op, int type)
 {
     memset(n, 0, sizeof(*n));
     n->op = (uint8_t)op;
@@ -91,7 +91,7 @@ static void init(ceb__node *n, int op, int type)
 
 static int nary(dctx *d, int op, const int32_t *items, int32_t count, int depth, int32_t *out)
 {
-    ceb__node n;
+    ceb_cesql__node n;
     if (count == 0) {
         init(&n, CEB__OP_CONST, CEB_CESQL_T_BOOL);
         n.v.type = CEB_CESQL_T_BOOL;
@@ -104,7 +104,7 @@ static int nary(dctx *d, int op, const int32_t *items, int32_t count, int depth,
         return 0;
     }
     init(&n, op, CEB_CESQL_T_BOOL);
-    n.first = ceb__expr_list(d->x, items, count);
+    n.first = ceb_cesql__expr_list(d->x, items, count);
     if (n.first < 0)
         return -ENOMEM;
     n.count = count;
@@ -129,15 +129,15 @@ static int compile_attrs(dctx *d, int op, const char *key, const cJSON *v, int d
             return derr(d, "expected a string value for attribute '%s'", m->string);
         if (count == CEB__MAX_PATH)
             return derr(d, "too many attributes (limit %d)", CEB__MAX_PATH);
-        ceb__node n;
+        ceb_cesql__node n;
         init(&n, op, CEB_CESQL_T_BOOL);
         size_t nl = strlen(m->string);
-        n.name = ceb__expr_strdup(d->x, m->string, nl);
+        n.name = ceb_cesql__expr_strdup(d->x, m->string, nl);
         n.name_len = nl;
-        n.slot = ceb__attr_slot(n.name ? n.name : "", nl);
+        n.slot = ceb_cesql__attr_slot(n.name ? n.name : "", nl);
         size_t vl = strlen(m->valuestring);
         n.v.type = CEB_CESQL_T_STRING;
-        n.v.s = ceb__expr_strdup(d->x, m->valuestring, vl);
+        n.v.s = ceb_cesql__expr_strdup(d->x, m->valuestring, vl);
         n.v.len = vl;
         n.depth = 1;
         if (!n.name || !n.v.s)
@@ -201,7 +201,7 @@ static int compile(dctx *d, const cJSON *f, int depth, int32_t *out)
         int32_t child;
         rc = compile(d, m, depth + 1, &child);
         if (rc == 0) {
-            ceb__node n;
+            ceb_cesql__node n;
             init(&n, CEB__OP_NOT, CEB_CESQL_T_BOOL);
             n.a = child;
             n.depth = (uint16_t)depth;
@@ -213,7 +213,7 @@ static int compile(dctx *d, const cJSON *f, int depth, int32_t *out)
         ceb_cesql_error pe;
         memset(&pe, 0, sizeof(pe));
         const char *text = m->valuestring;
-        rc = ceb__parse(d->x, text, strlen(text), out, &pe);
+        rc = ceb_cesql__parse(d->x, text, strlen(text), out, &pe);
         if (rc == -EINVAL) {
             int r = derr(d, "column %zu: %s", pe.column, pe.message);
             if (d->err) {
@@ -239,7 +239,7 @@ int ceb_cesql_compile_dialect(const cJSON *filter, unsigned flags,
     if (!out || !filter)
         return -EINVAL;
     *out = NULL;
-    ceb_cesql_expr *x = ceb__expr_new(flags);
+    ceb_cesql_expr *x = ceb_cesql__expr_new(flags);
     if (!x)
         return -ENOMEM;
     dctx d = { .x = x, .err = err };

@@ -314,7 +314,7 @@ static bool fix_value(E *e, ceb_cesql_value *v, const char *name)
     }
 }
 
-static bool get_attr(E *e, const ceb__node *n, ceb_cesql_value *out, bool *present)
+static bool get_attr(E *e, const ceb_cesql__node *n, ceb_cesql_value *out, bool *present)
 {
     *present = e->acc->attr(e->event, n->slot, n->name, n->name_len, out);
     if (!*present) {
@@ -333,11 +333,11 @@ static const cJSON *data_root(E *e)
     return e->data;
 }
 
-static const cJSON *walk(E *e, const ceb__node *n)
+static const cJSON *walk(E *e, const ceb_cesql__node *n)
 {
     const cJSON *it = data_root(e);
     for (int32_t i = 0; it && i < n->count; i++) {
-        const ceb__seg *g = &e->x->segs[n->first + i];
+        const ceb_cesql__seg *g = &e->x->segs[n->first + i];
         if (g->is_index) {
             it = cJSON_IsArray(it) ? cJSON_GetArrayItem(it, g->index) : NULL;
         } else {
@@ -413,7 +413,7 @@ static bool bad_utf8(E *e, const char *fn)
 
 static bool fn_case(E *e, const ceb_cesql_value *x, bool upper, ceb_cesql_value *out)
 {
-    if (!ceb__utf8_valid(x->s, x->len)) {
+    if (!ceb_cesql__utf8_valid(x->s, x->len)) {
         *out = *x;
         return bad_utf8(e, upper ? "UPPER" : "LOWER");
     }
@@ -432,10 +432,10 @@ static bool fn_case(E *e, const ceb_cesql_value *x, bool upper, ceb_cesql_value 
             continue;
         }
         uint32_t cp;
-        size_t l = ceb__utf8_decode(x->s + i, x->len - i, &cp);
-        uint32_t m = upper ? ceb__uni_upper(cp) : ceb__uni_lower(cp);
+        size_t l = ceb_cesql__utf8_decode(x->s + i, x->len - i, &cp);
+        uint32_t m = upper ? ceb_cesql__uni_upper(cp) : ceb_cesql__uni_lower(cp);
         char tmp[4];
-        size_t ml = ceb__utf8_encode(m, tmp);
+        size_t ml = ceb_cesql__utf8_encode(m, tmp);
         if (ml > l) { /* cannot happen with our mappings; keep the original */
             memcpy(tmp, x->s + i, l);
             ml = l;
@@ -450,15 +450,15 @@ static bool fn_case(E *e, const ceb_cesql_value *x, bool upper, ceb_cesql_value 
 
 static bool fn_trim(E *e, const ceb_cesql_value *x, ceb_cesql_value *out)
 {
-    if (!ceb__utf8_valid(x->s, x->len)) {
+    if (!ceb_cesql__utf8_valid(x->s, x->len)) {
         *out = *x;
         return bad_utf8(e, "TRIM");
     }
     size_t a = 0, z = x->len;
     while (a < z) {
         uint32_t cp;
-        size_t l = ceb__utf8_decode(x->s + a, z - a, &cp);
-        if (!ceb__uni_space(cp))
+        size_t l = ceb_cesql__utf8_decode(x->s + a, z - a, &cp);
+        if (!ceb_cesql__uni_space(cp))
             break;
         a += l;
     }
@@ -467,8 +467,8 @@ static bool fn_trim(E *e, const ceb_cesql_value *x, ceb_cesql_value *out)
         while (k > a && ((unsigned char)x->s[k] & 0xC0u) == 0x80u)
             k--;
         uint32_t cp;
-        ceb__utf8_decode(x->s + k, z - k, &cp);
-        if (!ceb__uni_space(cp))
+        ceb_cesql__utf8_decode(x->s + k, z - k, &cp);
+        if (!ceb_cesql__uni_space(cp))
             break;
         z = k;
     }
@@ -483,16 +483,16 @@ static bool fn_left_right(E *e, const ceb_cesql_value *x, int32_t y, bool right,
     if (y < 0)
         return raise(e, CEB_CESQL_ERR_FUNCTION_EVALUATION,
                      "%s: length must not be negative, got %d", right ? "RIGHT" : "LEFT", y);
-    long n = ceb__utf8_count(x->s, x->len);
+    long n = ceb_cesql__utf8_count(x->s, x->len);
     if (n < 0)
         return bad_utf8(e, right ? "RIGHT" : "LEFT");
     if (n <= y)
         return true;
     if (right) {
-        size_t off = ceb__utf8_offset(x->s, x->len, (size_t)(n - y));
+        size_t off = ceb_cesql__utf8_offset(x->s, x->len, (size_t)(n - y));
         *out = vstr(x->s + off, x->len - off);
     } else {
-        *out = vstr(x->s, ceb__utf8_offset(x->s, x->len, (size_t)y));
+        *out = vstr(x->s, ceb_cesql__utf8_offset(x->s, x->len, (size_t)y));
     }
     return true;
 }
@@ -501,7 +501,7 @@ static bool fn_substring(E *e, const ceb_cesql_value *x, int32_t pos, bool has_l
                          int32_t len, ceb_cesql_value *out)
 {
     *out = ZS;
-    long n = ceb__utf8_count(x->s, x->len);
+    long n = ceb_cesql__utf8_count(x->s, x->len);
     if (n < 0)
         return bad_utf8(e, "SUBSTRING");
     if ((long)pos > n || (long)pos < -n)
@@ -516,15 +516,15 @@ static bool fn_substring(E *e, const ceb_cesql_value *x, int32_t pos, bool has_l
     long count = n - start;
     if (has_len && (long)len < count)
         count = len;
-    size_t a = ceb__utf8_offset(x->s, x->len, (size_t)start);
-    size_t b = a + ceb__utf8_offset(x->s + a, x->len - a, (size_t)count);
+    size_t a = ceb_cesql__utf8_offset(x->s, x->len, (size_t)start);
+    size_t b = a + ceb_cesql__utf8_offset(x->s + a, x->len - a, (size_t)count);
     *out = vstr(x->s + a, b - a);
     return true;
 }
 
 static bool ev(E *e, int32_t idx, ceb_cesql_value *out);
 
-static bool fn_concat(E *e, const ceb__node *n, bool ws, ceb_cesql_value *out)
+static bool fn_concat(E *e, const ceb_cesql__node *n, bool ws, ceb_cesql_value *out)
 {
     ceb_cesql_value local[8];
     local[0] = ZS;
@@ -579,7 +579,7 @@ static bool fn_concat(E *e, const ceb__node *n, bool ws, ceb_cesql_value *out)
     return true;
 }
 
-static bool ev_call(E *e, const ceb__node *n, ceb_cesql_value *out)
+static bool ev_call(E *e, const ceb_cesql__node *n, ceb_cesql_value *out)
 {
     int fn = n->fn;
     if (fn == CEB__FN_CONCAT || fn == CEB__FN_CONCAT_WS)
@@ -599,7 +599,7 @@ static bool ev_call(E *e, const ceb__node *n, ceb_cesql_value *out)
             *out = ZI;
             return false;
         }
-        long c = ceb__utf8_count(s.s, s.len);
+        long c = ceb_cesql__utf8_count(s.s, s.len);
         if (c < 0) {
             *out = ZI;
             return bad_utf8(e, "LENGTH");
@@ -664,7 +664,7 @@ static bool ev_call(E *e, const ceb__node *n, ceb_cesql_value *out)
 
 /* ---- nodes ------------------------------------------------------------ */
 
-static bool ev_arith(E *e, const ceb__node *n, ceb_cesql_value *out)
+static bool ev_arith(E *e, const ceb_cesql__node *n, ceb_cesql_value *out)
 {
     ceb_cesql_value l, r;
     int32_t a, b;
@@ -688,7 +688,7 @@ static bool ev_arith(E *e, const ceb__node *n, ceb_cesql_value *out)
     }
 }
 
-static bool ev_cmp(E *e, const ceb__node *n, ceb_cesql_value *out)
+static bool ev_cmp(E *e, const ceb_cesql__node *n, ceb_cesql_value *out)
 {
     ceb_cesql_value l, r;
     *out = ZB;
@@ -716,7 +716,7 @@ static bool ev_cmp(E *e, const ceb__node *n, ceb_cesql_value *out)
     return true;
 }
 
-static bool ev_logic(E *e, const ceb__node *n, ceb_cesql_value *out)
+static bool ev_logic(E *e, const ceb_cesql__node *n, ceb_cesql_value *out)
 {
     bool acc = n->op == CEB__OP_AND;
     *out = ZB;
@@ -741,7 +741,7 @@ static bool ev_logic(E *e, const ceb__node *n, ceb_cesql_value *out)
     return true;
 }
 
-static bool ev_in(E *e, const ceb__node *n, ceb_cesql_value *out)
+static bool ev_in(E *e, const ceb_cesql__node *n, ceb_cesql_value *out)
 {
     ceb_cesql_value l;
     *out = ZB;
@@ -760,7 +760,7 @@ static bool ev_in(E *e, const ceb__node *n, ceb_cesql_value *out)
     return true;
 }
 
-static bool ev_dialect(E *e, const ceb__node *n, ceb_cesql_value *out)
+static bool ev_dialect(E *e, const ceb_cesql__node *n, ceb_cesql_value *out)
 {
     ceb_cesql_value v, s;
     bool present;
@@ -785,7 +785,7 @@ static bool ev_dialect(E *e, const ceb__node *n, ceb_cesql_value *out)
 
 static bool ev(E *e, int32_t idx, ceb_cesql_value *out)
 {
-    const ceb__node *n = &e->x->nodes[idx];
+    const ceb_cesql__node *n = &e->x->nodes[idx];
     switch (n->op) {
     case CEB__OP_CONST:
         *out = n->v;
@@ -819,7 +819,7 @@ static bool ev(E *e, int32_t idx, ceb_cesql_value *out)
             if (!e->res)
                 return raise(e, CEB_CESQL_ERR_MISSING_ATTRIBUTE, "data");
             char p[100];
-            ceb__data_path_text(e->x, n, p, sizeof(p));
+            ceb_cesql__data_path_text(e->x, n, p, sizeof(p));
             return raise(e, CEB_CESQL_ERR_MISSING_ATTRIBUTE,
                          data_root(e) ? "missing data member '%s'" :
                          "'%s': the event has no JSON data", p);
@@ -849,7 +849,7 @@ static bool ev(E *e, int32_t idx, ceb_cesql_value *out)
         *out = ZB;
         if (!ev(e, n->a, &v) || !to_str(e, &v, &s))
             return false;
-        bool m = ceb__like_match(&e->x->likes[n->like], s.s, s.len);
+        bool m = ceb_cesql__like_match(&e->x->likes[n->like], s.s, s.len);
         out->b = n->neg ? !m : m;
         return true;
     }
@@ -882,7 +882,7 @@ static bool ev(E *e, int32_t idx, ceb_cesql_value *out)
 
 /* ---- entry points ----------------------------------------------------- */
 
-int ceb__eval_const(ceb_cesql_expr *x, int32_t idx, ceb_cesql_value *out, bool *ok)
+int ceb_cesql__eval_const(ceb_cesql_expr *x, int32_t idx, ceb_cesql_value *out, bool *ok)
 {
     char buf[256];
     E e = { .x = x };
@@ -891,7 +891,7 @@ int ceb__eval_const(ceb_cesql_expr *x, int32_t idx, ceb_cesql_value *out, bool *
     *ok = ev(&e, idx, &v) && e.nerr == 0;
     int rc = e.oom ? -ENOMEM : 0;
     if (*ok && v.type == CEB_CESQL_T_STRING) {
-        const char *s = ceb__expr_strdup(x, v.s, v.len);
+        const char *s = ceb_cesql__expr_strdup(x, v.s, v.len);
         if (!s)
             rc = -ENOMEM;
         v.s = s;

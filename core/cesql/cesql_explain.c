@@ -43,11 +43,11 @@ static void put_quoted(out_t *o, const char *s, size_t n)
     put(o, "%.*s'", (int)(n - a), s + a);
 }
 
-static void put_path(out_t *o, const ceb_cesql_expr *x, const ceb__node *n)
+static void put_path(out_t *o, const ceb_cesql_expr *x, const ceb_cesql__node *n)
 {
     put(o, "data");
     for (int32_t i = 0; i < n->count; i++) {
-        const ceb__seg *g = &x->segs[n->first + i];
+        const ceb_cesql__seg *g = &x->segs[n->first + i];
         if (g->is_index) {
             put(o, "[%d]", g->index);
             continue;
@@ -93,11 +93,11 @@ static const char *op_text(int op)
     }
 }
 
-static const char *fn_name(const ceb__node *n)
+static const char *fn_name(const ceb_cesql__node *n)
 {
     if (n->op == CEB__OP_NOFN)
         return n->name;
-    const ceb__fn_info *fi = ceb__fn_by_id(n->fn);
+    const ceb_cesql__fn_info *fi = ceb_cesql__fn_by_id(n->fn);
     return fi ? fi->name : "?";
 }
 
@@ -113,7 +113,7 @@ static void put_value(out_t *o, const ceb_cesql_value *v)
 
 static void inline_expr(out_t *o, const ceb_cesql_expr *x, int32_t idx)
 {
-    const ceb__node *n = &x->nodes[idx];
+    const ceb_cesql__node *n = &x->nodes[idx];
     switch (n->op) {
     case CEB__OP_CONST:
         put_value(o, &n->v);
@@ -139,7 +139,7 @@ static void inline_expr(out_t *o, const ceb_cesql_expr *x, int32_t idx)
         put(o, ")");
         break;
     case CEB__OP_LIKE: {
-        const ceb__like *l = &x->likes[n->like];
+        const ceb_cesql__like *l = &x->likes[n->like];
         put(o, "(");
         inline_expr(o, x, n->a);
         put(o, n->neg ? " NOT LIKE " : " LIKE ");
@@ -208,7 +208,7 @@ static const char *like_class(int k)
     }
 }
 
-static void put_attr(out_t *o, const ceb__node *n)
+static void put_attr(out_t *o, const ceb_cesql__node *n)
 {
     if (n->slot >= 0)
         put(o, "%s (context attribute)", n->name);
@@ -218,7 +218,7 @@ static void put_attr(out_t *o, const ceb__node *n)
 
 static void tree(out_t *o, const ceb_cesql_expr *x, int32_t idx, int level)
 {
-    const ceb__node *n = &x->nodes[idx];
+    const ceb_cesql__node *n = &x->nodes[idx];
     put(o, "%*s", level * 2, "");
     switch (n->op) {
     case CEB__OP_CONST:
@@ -252,7 +252,7 @@ static void tree(out_t *o, const ceb_cesql_expr *x, int32_t idx, int level)
         tree(o, x, n->a, level + 1);
         return;
     case CEB__OP_LIKE: {
-        const ceb__like *l = &x->likes[n->like];
+        const ceb_cesql__like *l = &x->likes[n->like];
         put(o, "%s ", n->neg ? "NOT LIKE" : "LIKE");
         put_quoted(o, l->src, l->src_len);
         put(o, " (%s)\n", like_class(l->kind));
@@ -327,7 +327,7 @@ int ceb_cesql_explain_file(const ceb_cesql_expr *x, FILE *fp)
     return rc;
 }
 
-int ceb__data_path_text(const ceb_cesql_expr *x, const ceb__node *n, char *buf, size_t cap)
+int ceb_cesql__data_path_text(const ceb_cesql_expr *x, const ceb_cesql__node *n, char *buf, size_t cap)
 {
     out_t o = { .buf = buf, .cap = cap };
     if (cap)

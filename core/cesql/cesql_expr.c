@@ -14,7 +14,7 @@ static const char *const attr_names[CEB_CESQL_ATTR__COUNT] = {
     "subject", "time"
 };
 
-int ceb__attr_slot(const char *lname, size_t len)
+int ceb_cesql__attr_slot(const char *lname, size_t len)
 {
     for (int i = 0; i < CEB_CESQL_ATTR__COUNT; i++)
         if (strlen(attr_names[i]) == len && memcmp(attr_names[i], lname, len) == 0)
@@ -22,7 +22,7 @@ int ceb__attr_slot(const char *lname, size_t len)
     return CEB_CESQL_ATTR_EXT;
 }
 
-const char *ceb__attr_name(int slot)
+const char *ceb_cesql__attr_name(int slot)
 {
     return (slot >= 0 && slot < CEB_CESQL_ATTR__COUNT) ? attr_names[slot] : NULL;
 }
@@ -41,7 +41,7 @@ const char *ceb_cesql_error_kind_name(int kind)
     }
 }
 
-void ceb__set_error(ceb_cesql_error *err, int kind, const char *fmt, ...)
+void ceb_cesql__set_error(ceb_cesql_error *err, int kind, const char *fmt, ...)
 {
     if (!err)
         return;
@@ -53,7 +53,7 @@ void ceb__set_error(ceb_cesql_error *err, int kind, const char *fmt, ...)
     va_end(ap);
 }
 
-ceb_cesql_expr *ceb__expr_new(unsigned flags)
+ceb_cesql_expr *ceb_cesql__expr_new(unsigned flags)
 {
     ceb_cesql_expr *x = calloc(1, sizeof(*x));
     if (x) {
@@ -67,9 +67,9 @@ void ceb_cesql_free(ceb_cesql_expr *x)
 {
     if (!x)
         return;
-    ceb__block *b = x->blocks;
+    ceb_cesql__block *b = x->blocks;
     while (b) {
-        ceb__block *n = b->next;
+        ceb_cesql__block *n = b->next;
         free(b);
         b = n;
     }
@@ -81,10 +81,10 @@ void ceb_cesql_free(ceb_cesql_expr *x)
     free(x);
 }
 
-void *ceb__expr_alloc(ceb_cesql_expr *x, size_t n)
+void *ceb_cesql__expr_alloc(ceb_cesql_expr *x, size_t n)
 {
     n = (n + 7u) & ~(size_t)7u;
-    ceb__block *b = x->blocks;
+    ceb_cesql__block *b = x->blocks;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > 4000 ? n : 4000;
         b = malloc(sizeof(*b) + cap);
@@ -100,9 +100,9 @@ void *ceb__expr_alloc(ceb_cesql_expr *x, size_t n)
     return p;
 }
 
-const char *ceb__expr_strdup(ceb_cesql_expr *x, const char *s, size_t n)
+const char *ceb_cesql__expr_strdup(ceb_cesql_expr *x, const char *s, size_t n)
 {
-    char *p = ceb__expr_alloc(x, n + 1);
+    char *p = ceb_cesql__expr_alloc(x, n + 1);
     if (!p)
         return NULL;
     if (n)
@@ -126,7 +126,7 @@ static int grow(void **arr, int32_t *cap, int32_t need, size_t elem)
     return 0;
 }
 
-int32_t ceb__expr_node(ceb_cesql_expr *x, const ceb__node *n)
+int32_t ceb_cesql__expr_node(ceb_cesql_expr *x, const ceb_cesql__node *n)
 {
     if (grow((void **)&x->nodes, &x->cap_nodes, x->nnodes + 1, sizeof(*n)) < 0)
         return -1;
@@ -134,7 +134,7 @@ int32_t ceb__expr_node(ceb_cesql_expr *x, const ceb__node *n)
     return x->nnodes++;
 }
 
-int32_t ceb__expr_list(ceb_cesql_expr *x, const int32_t *items, int32_t n)
+int32_t ceb_cesql__expr_list(ceb_cesql_expr *x, const int32_t *items, int32_t n)
 {
     if (grow((void **)&x->list, &x->cap_list, x->nlist + n + 1, sizeof(int32_t)) < 0)
         return -1;
@@ -145,7 +145,7 @@ int32_t ceb__expr_list(ceb_cesql_expr *x, const int32_t *items, int32_t n)
     return first;
 }
 
-int32_t ceb__expr_like(ceb_cesql_expr *x, const ceb__like *l)
+int32_t ceb_cesql__expr_like(ceb_cesql_expr *x, const ceb_cesql__like *l)
 {
     if (grow((void **)&x->likes, &x->cap_likes, x->nlikes + 1, sizeof(*l)) < 0)
         return -1;
@@ -153,7 +153,7 @@ int32_t ceb__expr_like(ceb_cesql_expr *x, const ceb__like *l)
     return x->nlikes++;
 }
 
-int32_t ceb__expr_segs(ceb_cesql_expr *x, const ceb__seg *s, int32_t n)
+int32_t ceb_cesql__expr_segs(ceb_cesql_expr *x, const ceb_cesql__seg *s, int32_t n)
 {
     if (grow((void **)&x->segs, &x->cap_segs, x->nsegs + n + 1, sizeof(*s)) < 0)
         return -1;
@@ -164,9 +164,9 @@ int32_t ceb__expr_segs(ceb_cesql_expr *x, const ceb__seg *s, int32_t n)
     return first;
 }
 
-int ceb__fold(ceb_cesql_expr *x, int32_t idx)
+int ceb_cesql__fold(ceb_cesql_expr *x, int32_t idx)
 {
-    ceb__node *n = &x->nodes[idx];
+    ceb_cesql__node *n = &x->nodes[idx];
     if (x->flags & CEB_CESQL_NO_FOLD)
         return 0;
     switch (n->op) {
@@ -194,7 +194,7 @@ int ceb__fold(ceb_cesql_expr *x, int32_t idx)
     }
     ceb_cesql_value v;
     bool ok;
-    int rc = ceb__eval_const(x, idx, &v, &ok);
+    int rc = ceb_cesql__eval_const(x, idx, &v, &ok);
     if (rc < 0)
         return rc;
     if (!ok)
@@ -214,7 +214,7 @@ int ceb_cesql_compile(const char *text, size_t len, unsigned flags,
     if (!out || (!text && len))
         return -EINVAL;
     *out = NULL;
-    ceb_cesql_expr *x = ceb__expr_new(flags);
+    ceb_cesql_expr *x = ceb_cesql__expr_new(flags);
     if (!x)
         return -ENOMEM;
     x->text = malloc(len + 1);
@@ -227,7 +227,7 @@ int ceb_cesql_compile(const char *text, size_t len, unsigned flags,
     x->text[len] = '\0';
     x->text_len = len;
     int32_t root;
-    int rc = ceb__parse(x, x->text, len, &root, err);
+    int rc = ceb_cesql__parse(x, x->text, len, &root, err);
     if (rc < 0) {
         ceb_cesql_free(x);
         return rc;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-static const ceb__fn_info fns[] = {
+static const ceb_cesql__fn_info fns[] = {
     { "LENGTH",    CEB__FN_LENGTH,    1, 1,  CEB_CESQL_T_INT },
     { "CONCAT",    CEB__FN_CONCAT,    0, -1, CEB_CESQL_T_STRING },
     { "CONCAT_WS", CEB__FN_CONCAT_WS, 1, -1, CEB_CESQL_T_STRING },
@@ -26,7 +26,7 @@ static const ceb__fn_info fns[] = {
     { "IS_INT",    CEB__FN_IS_INT,    1, 1,  CEB_CESQL_T_BOOL },
 };
 
-const ceb__fn_info *ceb__fn_lookup(const char *name, size_t len, int nargs,
+const ceb_cesql__fn_info *ceb_cesql__fn_lookup(const char *name, size_t len, int nargs,
                                    bool *name_known)
 {
     *name_known = false;
@@ -40,7 +40,7 @@ const ceb__fn_info *ceb__fn_lookup(const char *name, size_t len, int nargs,
     return NULL;
 }
 
-const ceb__fn_info *ceb__fn_by_id(int fn)
+const ceb_cesql__fn_info *ceb_cesql__fn_by_id(int fn)
 {
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
         if (fns[i].fn == fn)

@@ -29,7 +29,7 @@ typedef enum {
     CEB__OP_CALL,       /* fn, list */
     CEB__OP_NOFN,       /* name, list: missing function (raised at evaluation) */
     CEB__OP_D_EXACT, CEB__OP_D_PREFIX, CEB__OP_D_SUFFIX /* slot, name, v (string) */
-} ceb__op;
+} ceb_cesql__op;
 
 /* Built-in functions. */
 typedef enum {
@@ -37,7 +37,7 @@ typedef enum {
     CEB__FN_UPPER, CEB__FN_TRIM, CEB__FN_LEFT, CEB__FN_RIGHT, CEB__FN_SUBSTRING,
     CEB__FN_ABS, CEB__FN_INT, CEB__FN_BOOL, CEB__FN_STRING, CEB__FN_IS_BOOL,
     CEB__FN_IS_INT
-} ceb__fn;
+} ceb_cesql__fn;
 
 /* Pre-analysed LIKE pattern. */
 typedef enum {
@@ -47,19 +47,19 @@ typedef enum {
     CEB__LIKE_CONTAINS,  /* %lit% */
     CEB__LIKE_ANY,       /* % (or %%...) */
     CEB__LIKE_GENERAL    /* codes[] */
-} ceb__like_kind;
+} ceb_cesql__like_kind;
 
 enum { CEB__LC_ONE = 256, CEB__LC_ANY = 257 };
 
 typedef struct {
-    int kind;              /* ceb__like_kind */
+    int kind;              /* ceb_cesql__like_kind */
     const char *lit;       /* unescaped literal (EXACT/PREFIX/SUFFIX/CONTAINS) */
     size_t lit_len;
     const uint16_t *codes; /* GENERAL: bytes 0..255, CEB__LC_ONE, CEB__LC_ANY */
     size_t ncodes;
     const char *src;       /* pattern as written (unescaped literal value) */
     size_t src_len;
-} ceb__like;
+} ceb_cesql__like;
 
 /* One step of a data path (at most CEB__MAX_PATH steps). */
 #define CEB__MAX_PATH 64
@@ -68,13 +68,13 @@ typedef struct {
     int32_t index;
     const char *key;       /* NUL-terminated */
     size_t key_len;
-} ceb__seg;
+} ceb_cesql__seg;
 
 typedef struct {
-    uint8_t op;     /* ceb__op */
+    uint8_t op;     /* ceb_cesql__op */
     uint8_t type;   /* static result type (ceb_cesql_type) or 0: dynamic */
     uint8_t neg;    /* NOT LIKE / NOT IN */
-    uint8_t fn;     /* ceb__fn */
+    uint8_t fn;     /* ceb_cesql__fn */
     int32_t a, b;   /* children */
     int32_t first;  /* list (children, set, path) start index */
     int32_t count;
@@ -85,25 +85,25 @@ typedef struct {
     ceb_cesql_value v;
     uint32_t off, len; /* source range (bytes) */
     uint16_t depth;
-} ceb__node;
+} ceb_cesql__node;
 
 /* Arena of stable blocks. */
-typedef struct ceb__block {
-    struct ceb__block *next;
+typedef struct ceb_cesql__block {
+    struct ceb_cesql__block *next;
     size_t used, cap;
     char data[];
-} ceb__block;
+} ceb_cesql__block;
 
 struct ceb_cesql_expr {
-    ceb__node *nodes;
+    ceb_cesql__node *nodes;
     int32_t nnodes, cap_nodes;
     int32_t *list;           /* child lists */
     int32_t nlist, cap_list;
-    ceb__like *likes;
+    ceb_cesql__like *likes;
     int32_t nlikes, cap_likes;
-    ceb__seg *segs;
+    ceb_cesql__seg *segs;
     int32_t nsegs, cap_segs;
-    ceb__block *blocks;      /* strings, like codes */
+    ceb_cesql__block *blocks;      /* strings, like codes */
     int32_t root;
     unsigned flags;
     bool uses_data;
@@ -112,20 +112,20 @@ struct ceb_cesql_expr {
 };
 
 /* ---- builder (cesql_expr.c) ------------------------------------------- */
-ceb_cesql_expr *ceb__expr_new(unsigned flags);
-void *ceb__expr_alloc(ceb_cesql_expr *x, size_t n);           /* NULL: ENOMEM */
-const char *ceb__expr_strdup(ceb_cesql_expr *x, const char *s, size_t n);
-int32_t ceb__expr_node(ceb_cesql_expr *x, const ceb__node *n); /* -1: ENOMEM */
-int32_t ceb__expr_list(ceb_cesql_expr *x, const int32_t *items, int32_t n); /* first or -1 */
-int32_t ceb__expr_like(ceb_cesql_expr *x, const ceb__like *l);
-int32_t ceb__expr_segs(ceb_cesql_expr *x, const ceb__seg *s, int32_t n);
-int ceb__attr_slot(const char *lname, size_t len);
-const char *ceb__attr_name(int slot);
-int ceb__like_compile(ceb_cesql_expr *x, const char *pat, size_t len, ceb__like *out);
-bool ceb__like_match(const ceb__like *l, const char *s, size_t len);
+ceb_cesql_expr *ceb_cesql__expr_new(unsigned flags);
+void *ceb_cesql__expr_alloc(ceb_cesql_expr *x, size_t n);           /* NULL: ENOMEM */
+const char *ceb_cesql__expr_strdup(ceb_cesql_expr *x, const char *s, size_t n);
+int32_t ceb_cesql__expr_node(ceb_cesql_expr *x, const ceb_cesql__node *n); /* -1: ENOMEM */
+int32_t ceb_cesql__expr_list(ceb_cesql_expr *x, const int32_t *items, int32_t n); /* first or -1 */
+int32_t ceb_cesql__expr_like(ceb_cesql_expr *x, const ceb_cesql__like *l);
+int32_t ceb_cesql__expr_segs(ceb_cesql_expr *x, const ceb_cesql__seg *s, int32_t n);
+int ceb_cesql__attr_slot(const char *lname, size_t len);
+const char *ceb_cesql__attr_name(int slot);
+int ceb_cesql__like_compile(ceb_cesql_expr *x, const char *pat, size_t len, ceb_cesql__like *out);
+bool ceb_cesql__like_match(const ceb_cesql__like *l, const char *s, size_t len);
 /* Fold node idx if all its operands are constants. 0 or -ENOMEM. */
-int ceb__fold(ceb_cesql_expr *x, int32_t idx);
-void ceb__set_error(ceb_cesql_error *err, int kind, const char *fmt, ...)
+int ceb_cesql__fold(ceb_cesql_expr *x, int32_t idx);
+void ceb_cesql__set_error(ceb_cesql_error *err, int kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ---- lexer (cesql_lex.c) ---------------------------------------------- */
@@ -136,64 +136,64 @@ typedef enum {
     CEB__T_LP, CEB__T_RP, CEB__T_COMMA, CEB__T_DOT, CEB__T_LBRACK, CEB__T_RBRACK,
     CEB__T_STAR, CEB__T_SLASH, CEB__T_PCT, CEB__T_PLUS, CEB__T_MINUS,
     CEB__T_EQ, CEB__T_NE, CEB__T_LT, CEB__T_LE, CEB__T_GT, CEB__T_GE
-} ceb__tok_kind;
+} ceb_cesql__tok_kind;
 
 typedef struct {
-    int kind;            /* ceb__tok_kind */
+    int kind;            /* ceb_cesql__tok_kind */
     size_t off, len;     /* bytes in the source text */
     int64_t ival;        /* CEB__T_INT: value, saturated at INT64 range */
     const char *sval;    /* CEB__T_STR: decoded value (in the expr arena) */
     size_t slen;
     const char *errmsg;  /* CEB__T_ERR: what is wrong (static) */
-} ceb__tok;
+} ceb_cesql__tok;
 
 /* Lex the token starting at or after pos. Strings are decoded into x's
  * arena (-ENOMEM on failure); lexical errors give CEB__T_ERR. */
-int ceb__lex(ceb_cesql_expr *x, const char *text, size_t len, size_t pos,
-             ceb__tok *t);
+int ceb_cesql__lex(ceb_cesql_expr *x, const char *text, size_t len, size_t pos,
+             ceb_cesql__tok *t);
 /* 1-based column (in characters) of byte offset off. */
-size_t ceb__column(const char *text, size_t len, size_t off);
+size_t ceb_cesql__column(const char *text, size_t len, size_t off);
 
 /* ---- parser (cesql_parse.c) ------------------------------------------- */
 /* Parse text into x (nodes appended, root returned in *root). */
-int ceb__parse(ceb_cesql_expr *x, const char *text, size_t len, int32_t *root,
+int ceb_cesql__parse(ceb_cesql_expr *x, const char *text, size_t len, int32_t *root,
                ceb_cesql_error *err);
 
 /* ---- functions (cesql_func.c) ------------------------------------------ */
 typedef struct {
     const char *name;
-    int fn;                  /* ceb__fn */
+    int fn;                  /* ceb_cesql__fn */
     int min_args, max_args;  /* max -1: variadic */
     int ret;                 /* ceb_cesql_type */
-} ceb__fn_info;
-const ceb__fn_info *ceb__fn_lookup(const char *uname, size_t len, int nargs,
+} ceb_cesql__fn_info;
+const ceb_cesql__fn_info *ceb_cesql__fn_lookup(const char *uname, size_t len, int nargs,
                                    bool *name_known);
-const ceb__fn_info *ceb__fn_by_id(int fn);
+const ceb_cesql__fn_info *ceb_cesql__fn_by_id(int fn);
 
 /* ---- UTF-8 helpers (cesql_utf8.c) -------------------------------------- */
 /* Decode one code point at s (n > 0 bytes left). Returns its length (1..4)
  * and *cp, or 0 when invalid (then *cp = 0xFFFD). */
-size_t ceb__utf8_decode(const char *s, size_t n, uint32_t *cp);
-size_t ceb__utf8_encode(uint32_t cp, char *out);
-bool ceb__utf8_valid(const char *s, size_t n);
+size_t ceb_cesql__utf8_decode(const char *s, size_t n, uint32_t *cp);
+size_t ceb_cesql__utf8_encode(uint32_t cp, char *out);
+bool ceb_cesql__utf8_valid(const char *s, size_t n);
 /* Code point count, or -1 when invalid. */
-long ceb__utf8_count(const char *s, size_t n);
+long ceb_cesql__utf8_count(const char *s, size_t n);
 /* Byte offset of code point k (0-based, k <= count). */
-size_t ceb__utf8_offset(const char *s, size_t n, size_t k);
-bool ceb__uni_space(uint32_t cp);
-uint32_t ceb__uni_lower(uint32_t cp);
-uint32_t ceb__uni_upper(uint32_t cp);
+size_t ceb_cesql__utf8_offset(const char *s, size_t n, size_t k);
+bool ceb_cesql__uni_space(uint32_t cp);
+uint32_t ceb_cesql__uni_lower(uint32_t cp);
+uint32_t ceb_cesql__uni_upper(uint32_t cp);
 /* Length of the code point at s for LIKE '_' (1 for an invalid byte). */
-size_t ceb__utf8_step(const char *s, size_t n);
+size_t ceb_cesql__utf8_step(const char *s, size_t n);
 
 /* ---- explain (cesql_explain.c) ---------------------------------------- */
 /* The data path of node n as text ("data.a[0]"), snprintf-like. */
-int ceb__data_path_text(const ceb_cesql_expr *x, const ceb__node *n, char *buf, size_t cap);
+int ceb_cesql__data_path_text(const ceb_cesql_expr *x, const ceb_cesql__node *n, char *buf, size_t cap);
 
 /* ---- evaluator (cesql_eval.c) ------------------------------------------ */
 /* Evaluate a constant subtree without an event; false if it raised an error.
  * String results are copied into x's arena. */
-int ceb__eval_const(ceb_cesql_expr *x, int32_t idx, ceb_cesql_value *out,
+int ceb_cesql__eval_const(ceb_cesql_expr *x, int32_t idx, ceb_cesql_value *out,
                     bool *ok);
 
 #endif /* CEB_CESQL_INTERNAL_H */

@@ -32,20 +32,20 @@ static const struct {
     { "IN", CEB__T_IN }, { "TRUE", CEB__T_TRUE }, { "FALSE", CEB__T_FALSE },
 };
 
-size_t ceb__column(const char *text, size_t len, size_t off)
+size_t ceb_cesql__column(const char *text, size_t len, size_t off)
 {
     size_t col = 1, i = 0;
     if (off > len)
         off = len;
     while (i < off) {
-        i += ceb__utf8_step(text + i, len - i);
+        i += ceb_cesql__utf8_step(text + i, len - i);
         col++;
     }
     return col;
 }
 
 static int lex_string(ceb_cesql_expr *x, const char *s, size_t len, size_t pos,
-                      ceb__tok *t)
+                      ceb_cesql__tok *t)
 {
     char q = s[pos];
     size_t i = pos + 1;
@@ -70,12 +70,12 @@ static int lex_string(ceb_cesql_expr *x, const char *s, size_t len, size_t pos,
     /* s[pos] and s[i] are the delimiters. */
     t->len = i + 1 - pos;
     size_t raw = i - pos - 1;
-    if (!ceb__utf8_valid(s + pos + 1, raw)) {
+    if (!ceb_cesql__utf8_valid(s + pos + 1, raw)) {
         t->kind = CEB__T_ERR;
         t->errmsg = "invalid UTF-8 in string literal";
         return 0;
     }
-    char *out = ceb__expr_alloc(x, raw + 1);
+    char *out = ceb_cesql__expr_alloc(x, raw + 1);
     if (!out)
         return -ENOMEM;
     size_t n = 0;
@@ -100,7 +100,7 @@ static int lex_string(ceb_cesql_expr *x, const char *s, size_t len, size_t pos,
     return 0;
 }
 
-int ceb__lex(ceb_cesql_expr *x, const char *s, size_t len, size_t pos, ceb__tok *t)
+int ceb_cesql__lex(ceb_cesql_expr *x, const char *s, size_t len, size_t pos, ceb_cesql__tok *t)
 {
     memset(t, 0, sizeof(*t));
     while (pos < len && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\r' || s[pos] == '\n'))
@@ -160,7 +160,7 @@ int ceb__lex(ceb_cesql_expr *x, const char *s, size_t len, size_t pos, ceb__tok 
     }
     if (!is_word(c)) {
         t->kind = CEB__T_ERR;
-        t->len = ceb__utf8_step(s + pos, len - pos);
+        t->len = ceb_cesql__utf8_step(s + pos, len - pos);
         t->errmsg = "unexpected character";
         return 0;
     }

@@ -15,10 +15,10 @@
 #include <errno.h>
 #include <string.h>
 
-int ceb__like_compile(ceb_cesql_expr *x, const char *pat, size_t len, ceb__like *out)
+int ceb_cesql__like_compile(ceb_cesql_expr *x, const char *pat, size_t len, ceb_cesql__like *out)
 {
     memset(out, 0, sizeof(*out));
-    uint16_t *codes = ceb__expr_alloc(x, (len + 1) * sizeof(uint16_t));
+    uint16_t *codes = ceb_cesql__expr_alloc(x, (len + 1) * sizeof(uint16_t));
     if (!codes)
         return -ENOMEM;
     size_t n = 0;
@@ -37,7 +37,7 @@ int ceb__like_compile(ceb_cesql_expr *x, const char *pat, size_t len, ceb__like 
     }
     out->codes = codes;
     out->ncodes = n;
-    out->src = ceb__expr_strdup(x, pat, len);
+    out->src = ceb_cesql__expr_strdup(x, pat, len);
     if (!out->src)
         return -ENOMEM;
     out->src_len = len;
@@ -58,7 +58,7 @@ int ceb__like_compile(ceb_cesql_expr *x, const char *pat, size_t len, ceb__like 
         out->kind = CEB__LIKE_GENERAL;
         return 0;
     }
-    char *lit = ceb__expr_alloc(x, hi - lo + 1);
+    char *lit = ceb_cesql__expr_alloc(x, hi - lo + 1);
     if (!lit)
         return -ENOMEM;
     for (size_t i = lo; i < hi; i++)
@@ -88,7 +88,7 @@ static bool general(const uint16_t *p, size_t np, const char *s, size_t ns)
             continue;
         }
         if (pi < np && p[pi] == CEB__LC_ONE) {
-            si += ceb__utf8_step(s + si, ns - si);
+            si += ceb_cesql__utf8_step(s + si, ns - si);
             pi++;
             continue;
         }
@@ -100,7 +100,7 @@ static bool general(const uint16_t *p, size_t np, const char *s, size_t ns)
         if (star_p == (size_t)-1)
             return false;
         /* Let the last '%' swallow one more character and retry. */
-        star_s += ceb__utf8_step(s + star_s, ns - star_s);
+        star_s += ceb_cesql__utf8_step(s + star_s, ns - star_s);
         si = star_s;
         pi = star_p + 1;
     }
@@ -109,7 +109,7 @@ static bool general(const uint16_t *p, size_t np, const char *s, size_t ns)
     return pi == np;
 }
 
-bool ceb__like_match(const ceb__like *l, const char *s, size_t n)
+bool ceb_cesql__like_match(const ceb_cesql__like *l, const char *s, size_t n)
 {
     switch (l->kind) {
     case CEB__LIKE_EXACT:

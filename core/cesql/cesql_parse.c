@@ -35,7 +35,7 @@ typedef struct {
     ceb_cesql_expr *x;
     const char *s;
     size_t len;
-    ceb__tok tok;
+    ceb_cesql__tok tok;
     int depth;
     ceb_cesql_error *err;
     bool failed;
@@ -56,9 +56,9 @@ static int fail_at(parser *p, size_t off, size_t blen, const char *fmt, ...)
         vsnprintf(p->err->message, sizeof(p->err->message), fmt, ap);
         va_end(ap);
         p->err->offset = off;
-        p->err->column = ceb__column(p->s, p->len, off);
+        p->err->column = ceb_cesql__column(p->s, p->len, off);
         size_t chars = 0;
-        for (size_t i = off; i < off + blen && i < p->len; i += ceb__utf8_step(p->s + i, p->len - i))
+        for (size_t i = off; i < off + blen && i < p->len; i += ceb_cesql__utf8_step(p->s + i, p->len - i))
             chars++;
         p->err->length = chars ? chars : 1;
     }
@@ -66,7 +66,7 @@ static int fail_at(parser *p, size_t off, size_t blen, const char *fmt, ...)
     return -EINVAL;
 }
 
-static void describe(const parser *p, const ceb__tok *t, char *buf, size_t cap)
+static void describe(const parser *p, const ceb_cesql__tok *t, char *buf, size_t cap)
 {
     if (t->kind == CEB__T_EOF) {
         snprintf(buf, cap, "end of expression");
@@ -88,12 +88,12 @@ static int unexpected(parser *p, const char *expected)
 static int advance(parser *p)
 {
     size_t pos = p->tok.off + p->tok.len;
-    return ceb__lex(p->x, p->s, p->len, pos, &p->tok);
+    return ceb_cesql__lex(p->x, p->s, p->len, pos, &p->tok);
 }
 
-static int peek(parser *p, ceb__tok *t)
+static int peek(parser *p, ceb_cesql__tok *t)
 {
-    return ceb__lex(p->x, p->s, p->len, p->tok.off + p->tok.len, t);
+    return ceb_cesql__lex(p->x, p->s, p->len, p->tok.off + p->tok.len, t);
 }
 
 static int enter(parser *p)
@@ -105,7 +105,7 @@ static int enter(parser *p)
 }
 
 /* Append a node; computes its depth from its children and folds it. */
-static int add(parser *p, ceb__node *n, int32_t *out)
+static int add(parser *p, ceb_cesql__node *n, int32_t *out)
 {
     ceb_cesql_expr *x = p->x;
     int d = 0;
@@ -122,15 +122,15 @@ static int add(parser *p, ceb__node *n, int32_t *out)
         return fail_at(p, n->off, n->len ? n->len : 1,
                        "expression nested too deeply (limit %d)", CEB_CESQL_MAX_DEPTH);
     n->depth = (uint16_t)(d + 1);
-    int32_t idx = ceb__expr_node(x, n);
+    int32_t idx = ceb_cesql__expr_node(x, n);
     if (idx < 0)
         return -ENOMEM;
-    TRY(ceb__fold(x, idx));
+    TRY(ceb_cesql__fold(x, idx));
     *out = idx;
     return 0;
 }
 
-static void node_init(ceb__node *n, int op, int type, size_t off, size_t end)
+static void node_init(ceb_cesql__node *n, int op, int type, size_t off, size_t end)
 {
     memset(n, 0, sizeof(*n));
     n->op = (uint8_t)op;
@@ -145,7 +145,7 @@ static void node_init(ceb__node *n, int op, int type, size_t off, size_t end)
 
 static size_t end_of(const parser *p, int32_t idx)
 {
-    const ceb__node *n = &p->x->nodes[idx];
+    const ceb_cesql__node *n = &p->x->nodes[idx];
     return (size_t)n->off + n->len;
 }
 
@@ -160,7 +160,7 @@ static int int_literal(parser *p, bool neg, size_t start, int32_t *out)
     if (v > INT32_MAX || v < INT32_MIN)
         return fail_at(p, start, p->tok.off + p->tok.len - start,
                        "integer literal out of range (32-bit signed)");
-    ceb__node n;
+    ceb_cesql__node n;
     node_init(&n, CEB__OP_CONST, CEB_CESQL_T_INT, start, p->tok.off + p->tok.len);
     n.v.type = CEB_CESQL_T_INT;
     n.v.i = (int32_t)v;
@@ -169,9 +169,9 @@ static int int_literal(parser *p, bool neg, size_t start, int32_t *out)
 }
 
 /* Lower-cased copy of the identifier token in the arena. */
-static const char *lower_name(parser *p, const ceb__tok *t)
+static const char *lower_name(parser *p, const ceb_cesql__tok *t)
 {
-    char *s = ceb__expr_alloc(p->x, t->len + 1);
+    char *s = ceb_cesql__expr_alloc(p->x, t->len + 1);
     if (!s)
         return NULL;
     for (size_t i = 0; i < t->len; i++)
@@ -195,20 +195,20 @@ static bool word_token(int k)
 /* data ( .key | [index] | ['key'] )* ; current token is "data". */
 static int data_path(parser *p, bool exists, size_t start, int32_t *out)
 {
-    ceb__seg segs[CEB__MAX_PATH];
+    ceb_cesql__seg segs[CEB__MAX_PATH];
     int32_t nseg = 0;
     size_t end = p->tok.off + p->tok.len;
     TRY(advance(p));
     while (p->tok.kind == CEB__T_DOT || p->tok.kind == CEB__T_LBRACK) {
         if (nseg >= CEB__MAX_PATH)
             return fail_at(p, p->tok.off, 1, "data path too long (limit %d)", CEB__MAX_PATH);
-        ceb__seg *g = &segs[nseg];
+        ceb_cesql__seg *g = &segs[nseg];
         memset(g, 0, sizeof(*g));
         if (p->tok.kind == CEB__T_DOT) {
             TRY(advance(p));
             if (!word_token(p->tok.kind))
                 return unexpected(p, "a member name after '.'");
-            g->key = ceb__expr_strdup(p->x, p->s + p->tok.off, p->tok.len);
+            g->key = ceb_cesql__expr_strdup(p->x, p->s + p->tok.off, p->tok.len);
             if (!g->key)
                 return -ENOMEM;
             g->key_len = p->tok.len;
@@ -233,10 +233,10 @@ static int data_path(parser *p, bool exists, size_t start, int32_t *out)
         nseg++;
         TRY(advance(p));
     }
-    int32_t first = ceb__expr_segs(p->x, segs, nseg);
+    int32_t first = ceb_cesql__expr_segs(p->x, segs, nseg);
     if (first < 0)
         return -ENOMEM;
-    ceb__node n;
+    ceb_cesql__node n;
     node_init(&n, exists ? CEB__OP_EXISTS_DATA : CEB__OP_DATA,
               exists ? CEB_CESQL_T_BOOL : 0, start, end);
     n.first = first;
@@ -247,7 +247,7 @@ static int data_path(parser *p, bool exists, size_t start, int32_t *out)
 
 static int parse_call(parser *p, int32_t *out)
 {
-    ceb__tok name = p->tok;
+    ceb_cesql__tok name = p->tok;
     size_t start = name.off;
     TRY(advance(p)); /* name */
     TRY(enter(p));
@@ -296,10 +296,10 @@ static int parse_call(parser *p, int32_t *out)
         goto done;
     p->depth--;
     bool known;
-    const ceb__fn_info *fi = ceb__fn_lookup(p->s + name.off, name.len, (int)nargs, &known);
-    ceb__node n;
+    const ceb_cesql__fn_info *fi = ceb_cesql__fn_lookup(p->s + name.off, name.len, (int)nargs, &known);
+    ceb_cesql__node n;
     node_init(&n, fi ? CEB__OP_CALL : CEB__OP_NOFN, fi ? fi->ret : CEB_CESQL_T_BOOL, start, end);
-    n.first = ceb__expr_list(p->x, args, nargs);
+    n.first = ceb_cesql__expr_list(p->x, args, nargs);
     n.count = nargs;
     if (n.first < 0) {
         rc = -ENOMEM;
@@ -308,7 +308,7 @@ static int parse_call(parser *p, int32_t *out)
     if (fi) {
         n.fn = (uint8_t)fi->fn;
     } else {
-        char *nm = ceb__expr_alloc(p->x, name.len + 1);
+        char *nm = ceb_cesql__expr_alloc(p->x, name.len + 1);
         if (!nm) {
             rc = -ENOMEM;
             goto done;
@@ -329,8 +329,8 @@ done:
 
 static int parse_primary(parser *p, int32_t *out)
 {
-    ceb__node n;
-    ceb__tok t = p->tok;
+    ceb_cesql__node n;
+    ceb_cesql__tok t = p->tok;
     switch (t.kind) {
     case CEB__T_INT:
         return int_literal(p, false, t.off, out);
@@ -370,7 +370,7 @@ static int parse_primary(parser *p, int32_t *out)
         node_init(&n, CEB__OP_EXISTS, CEB_CESQL_T_BOOL, t.off, p->tok.off + p->tok.len);
         n.name = nm;
         n.name_len = p->tok.len;
-        n.slot = ceb__attr_slot(nm, n.name_len);
+        n.slot = ceb_cesql__attr_slot(nm, n.name_len);
         if (n.slot >= CEB_CESQL_ATTR_ID && n.slot <= CEB_CESQL_ATTR_TYPE &&
             !(p->x->flags & CEB_CESQL_NO_FOLD)) {
             /* Spec §3.4.4: required attributes always exist. */
@@ -405,7 +405,7 @@ static int parse_primary(parser *p, int32_t *out)
         node_init(&n, CEB__OP_ATTR, 0, t.off, t.off + t.len);
         n.name = nm;
         n.name_len = t.len;
-        n.slot = ceb__attr_slot(nm, t.len);
+        n.slot = ceb_cesql__attr_slot(nm, t.len);
         TRY(advance(p));
         return add(p, &n, out);
     }
@@ -416,9 +416,9 @@ static int parse_primary(parser *p, int32_t *out)
 
 static int parse_unary(parser *p, int32_t *out)
 {
-    ceb__tok t = p->tok;
+    ceb_cesql__tok t = p->tok;
     if (t.kind == CEB__T_MINUS || t.kind == CEB__T_PLUS) {
-        ceb__tok nx;
+        ceb_cesql__tok nx;
         TRY(peek(p, &nx));
         if (nx.kind == CEB__T_INT) {
             TRY(advance(p));
@@ -433,7 +433,7 @@ static int parse_unary(parser *p, int32_t *out)
         int32_t a;
         TRY(parse_unary(p, &a));
         p->depth--;
-        ceb__node n;
+        ceb_cesql__node n;
         node_init(&n, t.kind == CEB__T_NOT ? CEB__OP_NOT : CEB__OP_NEG,
                   t.kind == CEB__T_NOT ? CEB_CESQL_T_BOOL : CEB_CESQL_T_INT,
                   t.off, end_of(p, a));
@@ -450,7 +450,7 @@ static int parse_postfix(parser *p, int32_t *out)
     for (;;) {
         bool neg = false;
         if (p->tok.kind == CEB__T_NOT) {
-            ceb__tok nx;
+            ceb_cesql__tok nx;
             TRY(peek(p, &nx));
             if (nx.kind != CEB__T_LIKE && nx.kind != CEB__T_IN)
                 break;
@@ -462,13 +462,13 @@ static int parse_postfix(parser *p, int32_t *out)
             TRY(advance(p));
             if (p->tok.kind != CEB__T_STR)
                 return unexpected(p, "a string literal as LIKE pattern");
-            ceb__like lk;
-            TRY(ceb__like_compile(p->x, p->tok.sval, p->tok.slen, &lk));
-            ceb__node n;
+            ceb_cesql__like lk;
+            TRY(ceb_cesql__like_compile(p->x, p->tok.sval, p->tok.slen, &lk));
+            ceb_cesql__node n;
             node_init(&n, CEB__OP_LIKE, CEB_CESQL_T_BOOL, start, p->tok.off + p->tok.len);
             n.a = left;
             n.neg = neg;
-            n.like = ceb__expr_like(p->x, &lk);
+            n.like = ceb_cesql__expr_like(p->x, &lk);
             if (n.like < 0)
                 return -ENOMEM;
             TRY(advance(p));
@@ -509,12 +509,12 @@ static int parse_postfix(parser *p, int32_t *out)
             }
             if (rc == 0 && p->tok.kind != CEB__T_RP)
                 rc = unexpected(p, "',' or ')' in the IN set");
-            ceb__node n;
+            ceb_cesql__node n;
             if (rc == 0) {
                 node_init(&n, CEB__OP_IN, CEB_CESQL_T_BOOL, start, p->tok.off + 1);
                 n.a = left;
                 n.neg = neg;
-                n.first = ceb__expr_list(p->x, set, nset);
+                n.first = ceb_cesql__expr_list(p->x, set, nset);
                 n.count = nset;
                 if (n.first < 0)
                     rc = -ENOMEM;
@@ -569,7 +569,7 @@ static int parse_binary(parser *p, int level, int32_t *out)
             TRY(parse_postfix(p, &right));
         else
             TRY(parse_binary(p, level - 1, &right));
-        ceb__node n;
+        ceb_cesql__node n;
         node_init(&n, op, level == 2 ? CEB_CESQL_T_BOOL : CEB_CESQL_T_INT,
                   p->x->nodes[left].off, end_of(p, right));
         n.a = left;
@@ -588,9 +588,9 @@ static int logic_op(int tok)
 
 static int make_logic(parser *p, int op, int32_t *items, int32_t n, int32_t *out)
 {
-    ceb__node nd;
+    ceb_cesql__node nd;
     node_init(&nd, op, CEB_CESQL_T_BOOL, p->x->nodes[items[0]].off, end_of(p, items[n - 1]));
-    nd.first = ceb__expr_list(p->x, items, n);
+    nd.first = ceb_cesql__expr_list(p->x, items, n);
     nd.count = n;
     if (nd.first < 0)
         return -ENOMEM;
@@ -649,11 +649,11 @@ static int parse_logic(parser *p, int32_t *out)
     return rc;
 }
 
-int ceb__parse(ceb_cesql_expr *x, const char *text, size_t len, int32_t *root,
+int ceb_cesql__parse(ceb_cesql_expr *x, const char *text, size_t len, int32_t *root,
                ceb_cesql_error *err)
 {
     parser p = { .x = x, .s = text, .len = len, .err = err };
-    TRY(ceb__lex(x, text, len, 0, &p.tok));
+    TRY(ceb_cesql__lex(x, text, len, 0, &p.tok));
     if (p.tok.kind == CEB__T_EOF)
         return fail_at(&p, p.tok.off, 0, "empty expression");
     int rc = parse_logic(&p, root);

@@ -8,7 +8,7 @@
  */
 #include "cesql_internal.h"
 
-size_t ceb__utf8_decode(const char *str, size_t n, uint32_t *cp)
+size_t ceb_cesql__utf8_decode(const char *str, size_t n, uint32_t *cp)
 {
     const unsigned char *s = (const unsigned char *)str;
     unsigned char c = s[0];
@@ -41,7 +41,7 @@ size_t ceb__utf8_decode(const char *str, size_t n, uint32_t *cp)
     return len;
 }
 
-size_t ceb__utf8_encode(uint32_t cp, char *out)
+size_t ceb_cesql__utf8_encode(uint32_t cp, char *out)
 {
     unsigned char *o = (unsigned char *)out;
     if (cp < 0x80) {
@@ -66,7 +66,7 @@ size_t ceb__utf8_encode(uint32_t cp, char *out)
     return 4;
 }
 
-long ceb__utf8_count(const char *s, size_t n)
+long ceb_cesql__utf8_count(const char *s, size_t n)
 {
     long count = 0;
     size_t i = 0;
@@ -75,7 +75,7 @@ long ceb__utf8_count(const char *s, size_t n)
             i++;
         } else {
             uint32_t cp;
-            size_t l = ceb__utf8_decode(s + i, n - i, &cp);
+            size_t l = ceb_cesql__utf8_decode(s + i, n - i, &cp);
             if (!l)
                 return -1;
             i += l;
@@ -85,31 +85,31 @@ long ceb__utf8_count(const char *s, size_t n)
     return count;
 }
 
-bool ceb__utf8_valid(const char *s, size_t n)
+bool ceb_cesql__utf8_valid(const char *s, size_t n)
 {
-    return ceb__utf8_count(s, n) >= 0;
+    return ceb_cesql__utf8_count(s, n) >= 0;
 }
 
-size_t ceb__utf8_offset(const char *s, size_t n, size_t k)
+size_t ceb_cesql__utf8_offset(const char *s, size_t n, size_t k)
 {
     size_t i = 0;
     while (k > 0 && i < n) {
-        i += ceb__utf8_step(s + i, n - i);
+        i += ceb_cesql__utf8_step(s + i, n - i);
         k--;
     }
     return i;
 }
 
-size_t ceb__utf8_step(const char *s, size_t n)
+size_t ceb_cesql__utf8_step(const char *s, size_t n)
 {
     if ((unsigned char)s[0] < 0x80)
         return 1;
     uint32_t cp;
-    size_t l = ceb__utf8_decode(s, n, &cp);
+    size_t l = ceb_cesql__utf8_decode(s, n, &cp);
     return l ? l : 1;
 }
 
-bool ceb__uni_space(uint32_t c)
+bool ceb_cesql__uni_space(uint32_t c)
 {
     return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
            c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
@@ -127,7 +127,7 @@ static bool latin_ext_odd_pair(uint32_t c)
     return (c >= 0x0139 && c <= 0x0148) || (c >= 0x0179 && c <= 0x017E);
 }
 
-uint32_t ceb__uni_lower(uint32_t c)
+uint32_t ceb_cesql__uni_lower(uint32_t c)
 {
     if (c < 0x80)
         return (c >= 'A' && c <= 'Z') ? c + 32 : c;
@@ -163,7 +163,7 @@ uint32_t ceb__uni_lower(uint32_t c)
     return c;
 }
 
-uint32_t ceb__uni_upper(uint32_t c)
+uint32_t ceb_cesql__uni_upper(uint32_t c)
 {
     if (c < 0x80)
         return (c >= 'a' && c <= 'z') ? c - 32 : c;
