@@ -71,6 +71,8 @@ ceb_kafka_mode ceb_kafka_classify(const ceb_kafka_header *h, size_t nh)
     /* application/cloudevents and application/cloudevents+json are JSON */
     if (rlen == 0 || (rlen == 5 && strncasecmp(rest, "+json", 5) == 0))
         return CEB_KAFKA_MODE_STRUCTURED;
+    if (rest[0] != '+') /* application/cloudeventsx, -batch...: not an event format */
+        return CEB_KAFKA_MODE_BINARY;
     return CEB_KAFKA_MODE_UNSUPPORTED;
 }
 
