@@ -472,8 +472,10 @@ static const cJSON *lookup(const cJSON *obj, const char *name, bool *blocked)
             return NULL;
         memcpy(seg, p, len);
         seg[len] = '\0';
-        if (cur == NULL || !cJSON_IsObject(cur)) {
-            *blocked = cur != NULL;
+        if (cur == NULL || cJSON_IsNull(cur))
+            return NULL;            /* a null parent means "not given" */
+        if (!cJSON_IsObject(cur)) {
+            *blocked = true;
             return NULL;
         }
         cur = cJSON_GetObjectItemCaseSensitive(cur, seg);
@@ -605,7 +607,7 @@ static void walk_unknown(uctx *u, const cJSON *obj, const char *prefix, const ch
         if (strchr(m->string, '.') == NULL && is_parent(u->table, path)) {
             if (cJSON_IsObject(m)) {
                 walk_unknown(u, m, path, NULL);
-            } else {
+            } else if (!cJSON_IsNull(m)) {
                 char got[64];
                 snippet(m, got, sizeof got);
                 emit(u->c, CEB_ECONFIG, path, "expected an object, got %s", got);

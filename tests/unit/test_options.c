@@ -156,6 +156,11 @@ static void test_defaults_and_values(void **state)
     assert_string_equal(c.wrap_source, "/ws");
     ceb__optvals_free(own);
 
+    /* a null parent object is "not given": nested defaults apply */
+    assert_int_equal(apply("{\"url\":\"u\",\"wrap\":null}", &c, &own, &r), 0);
+    assert_string_equal(c.wrap_type, "dev.wrapped");
+    ceb__optvals_free(own);
+
     /* a lone string is a one-element list; integers are ms and bytes */
     assert_int_equal(apply("{\"url\":\"u\",\"channels\":\"solo\",\"timeout\":250,\"max_size\":2048}", &c, &own, &r), 0);
     assert_int_equal(c.channels.n, 1);
