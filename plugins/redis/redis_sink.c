@@ -152,6 +152,7 @@ static int redis_sink_deliver(void *state, ceb_delivery *dlv, const ceb_event *e
         return 0;
     }
     size_t argc;
+    char maxlen[24];   /* lives until the command is formatted below */
     if (s->cfg.stream == NULL) {
         switch (s->cfg.format) {
         case REDIS_FMT_FASTSTREAM:
@@ -190,7 +191,6 @@ static int redis_sink_deliver(void *state, ceb_delivery *dlv, const ceb_event *e
         }
         if (rc < 0 || (rc = grow_args(s, 6 + 2 * s->entry.n)) < 0)
             return rc;
-        char maxlen[24];
         argc = 0;
         s->argv[argc] = "XADD";
         s->lens[argc++] = 4;
