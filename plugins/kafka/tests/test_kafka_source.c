@@ -1,1 +1,250 @@
-int main(void){return 0;}
+/* Tests of the kafka plugin's source, loaded from kafka.so into the test host,
+   against an in-process librdkafka mock cluster. The first message reaches a
+   new group member about 3 s after it starts (group join): every wait below
+   runs the loop until a condition or a generous deadline. */
+#include "kafka_fixture.h"
+
+static ceb_testhost_inst *source(kfx *f, const char *name, const char *extra_json, bool auto_ack)
+{
+    char json[1024];
+    snprintf(json, sizeof json, "{\"brokers\": \"%s\", \"commit_interval\": \"50ms\", %s}",
+             f->brokers, extra_json);
+    ceb_testhost_inst *ti = NULL;
+    ceb_diag d = {0};
+    if (ceb_testhost_create(f->th, f->plugin, CEB_TESTHOST_SOURCE, name, json, &ti, &d) != 0)
+        fail_msg("create: %s: %s", d.field, d.message);
+    ceb_testhost_set_auto_ack(ti, auto_ack, 0);
+    assert_int_equal(ceb_testhost_start(ti), 0);
+    return ti;
+}
+
+typedef struct wait_n {
+    ceb_testhost_inst *ti;
+    size_t n;
+} wait_n;
+
+static bool emitted_at_least(void *arg)
+{
+    wait_n *w = arg;
+    return ceb_testhost_emitted_count(w->ti) >= w->n;
+}
+
+static bool batches_at_least(void *arg)
+{
+    wait_n *w = arg;
+    return ceb_testhost_batches(w->ti) >= w->n;
+}
+
+static void wait_emitted(kfx *f, ceb_testhost_inst *ti, size_t n)
+{
+    wait_n w = {ti, n};
+    if (ceb_testhost_run(f->th, emitted_at_least, &w, 30000) != 0)
+        fail_msg("emitted %zu of %zu", ceb_testhost_emitted_count(ti), n);
+}
+
+/* The group's committed offset of topic[partition] (-1001 when none). */
+static int64_t committed(kfx *f, const char *group, const char *topic, int32_t partition)
+{
+    char err[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    kfx_conf(c, "bootstrap.servers", f->brokers);
+    kfx_conf(c, "group.id", group);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    assert_int_equal(rd_kafka_committed(rk, l, 10000), 0);
+    int64_t off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+    return off;
+}
+
+static void test_config_errors(void **state)
+{
+    kfx *f = *state;
+    ceb_testhost_inst *ti = NULL;
+    ceb_diag d = {0};
+    assert_int_equal(ceb_testhost_create(f->th, f->plugin, CEB_TESTHOST_SOURCE, "x",
+                                         "{\"brokers\": \"b:1\", \"topics\": [\"t\"], "
+                                         "\"group\": \"\"}", &ti, &d), CEB_ECONFIG);
+    assert_string_equal(d.field, "group");
+    assert_string_equal(d.message, "the consumer group cannot be empty");
+    ceb_diag_clear(&d);
+    assert_int_equal(ceb_testhost_create(f->th, f->plugin, CEB_TESTHOST_SOURCE, "x",
+                                         "{\"brokers\": \"b:1\", \"topics\": [\"\"], "
+                                         "\"group\": \"g\"}", &ti, &d), CEB_ECONFIG);
+    assert_string_equal(d.field, "topics");
+    assert_string_equal(d.message, "topic names cannot be empty");
+    ceb_diag_clear(&d);
+    assert_int_equal(ceb_testhost_create(f->th, f->plugin, CEB_TESTHOST_SOURCE, "x",
+                                         "{\"brokers\": \"b:1\", \"topics\": [\"t\"], "
+                                         "\"group\": \"g\", \"librdkafka\": "
+                                         "{\"session.timeout.ms\": \"soon\"}}", &ti, &d),
+                     CEB_ECONFIG);
+    assert_string_equal(d.field, "librdkafka");
+    assert_non_null(strstr(d.message, "session.timeout.ms: "));
+}
+
+/* Binary, structured, outbox-shaped (repaired) and plain (wrapped) records. */
+static void test_decode_kinds_and_commit(void **state)
+{
+    kfx *f = *state;
+    kfx_topic(f, "in", 1);
+    const char *bin[] = {"ce_specversion=1.0", "ce_type=t.bin", "ce_source=/s", "ce_id=b1",
+                         "content-type=application/json", NULL};
+    kfx_produce(f, "in", 0, "k1", "{\"a\":1}", bin);
+    const char *st[] = {"content-type=application/cloudevents+json", NULL};
+    kfx_produce(f, "in", 0, NULL,
+                "{\"specversion\":\"1.0\",\"type\":\"t.st\",\"source\":\"/s\",\"id\":\"s1\"}", st);
+    kfx_produce(f, "in", 0, "r1",
+                "{\"specversion\":\"1.0\",\"type\":\"t.out\",\"source\":\"\",\"id\":\"o1\"}",
+                NULL);
+    kfx_produce(f, "in", 0, "k4", "plain text", NULL);
+
+    ceb_testhost_inst *ti = source(f, "kin", "\"topics\": [\"in\"], \"group\": \"g1\", "
+                                             "\"defaults\": {\"subject\": \"{topic}/{offset}\"}",
+                                   true);
+    wait_emitted(f, ti, 4);
+    const ceb_event *e = ceb_testhost_emitted(ti, 0);
+    assert_string_equal(ceb_event_id(e), "b1");
+    assert_string_equal(ceb_event_get(e, "partitionkey"), "k1");
+    e = ceb_testhost_emitted(ti, 1);
+    assert_string_equal(ceb_event_id(e), "s1");
+    assert_null(ceb_event_get(e, "partitionkey"));
+    e = ceb_testhost_emitted(ti, 2);
+    assert_string_equal(ceb_event_id(e), "o1");
+    assert_string_equal(ceb_event_source(e), "kafka://in");
+    assert_string_equal(ceb_event_get(e, "partitionkey"), "r1");
+    e = ceb_testhost_emitted(ti, 3);
+    assert_string_equal(ceb_event_type(e), "dev.cebridge.kafka.message");
+    assert_string_equal(ceb_event_source(e), "kafka://in");
+    assert_string_equal(ceb_event_subject(e), "in/3");
+    assert_string_equal(ceb_event_get(e, "partitionkey"), "k4");
+    size_t len;
+    const void *data = ceb_event_data(e, &len);
+    assert_int_equal(len, 10);
+    assert_memory_equal(data, "plain text", 10);
+    assert_int_equal(ceb_testhost_stop(ti, 20000), 0);
+    ceb_testhost_destroy(ti);
+    assert_int_equal(committed(f, "g1", "in", 0), 4);
+}
+
+/* strict: the empty source goes to the dead letter and is committed once
+   the dead letter is acknowledged. */
+static void test_strict_dead_letter(void **state)
+{
+    kfx *f = *state;
+    kfx_topic(f, "outbox", 1);
+    kfx_produce(f, "outbox", 0, "r1",
+                "{\"specversion\":\"1.0\",\"type\":\"t\",\"source\":\"\",\"id\":\"o1\"}", NULL);
+    ceb_testhost_inst *ti = source(f, "kin", "\"topics\": [\"outbox\"], \"group\": \"g2\", "
+                                             "\"strict\": true", true);
+    wait_n w = {ti, 1};
+    assert_int_equal(ceb_testhost_run(f->th, batches_at_least, &w, 30000), 0);
+    assert_int_equal(ceb_testhost_emitted_count(ti), 0);
+    assert_int_equal(ceb_testhost_dead_lettered_count(ti), 1);
+    const char *reason = NULL;
+    const ceb_event *dl = ceb_testhost_dead_lettered(ti, 0, &reason);
+    assert_non_null(dl);
+    assert_non_null(strstr(reason, "source"));
+    assert_int_equal(ceb_testhost_stop(ti, 20000), 0);
+    ceb_testhost_destroy(ti);
+    assert_int_equal(committed(f, "g2", "outbox", 0), 1);
+}
+
+/* Offsets are committed in order: a failed message is not committed, the
+   partition is re-read from it, and at stop only the finished prefix counts. */
+static void test_ordered_commit_and_rewind(void **state)
+{
+    kfx *f = *state;
+    kfx_topic(f, "ord", 1);
+    for (int i = 0; i < 3; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "m%d", i);
+        kfx_produce(f, "ord", 0, "k", v, NULL);
+    }
+    ceb_testhost_inst *ti = source(f, "kin", "\"topics\": [\"ord\"], \"group\": \"g3\", "
+                                             "\"rewind_backoff\": \"10ms\"", false);
+    wait_emitted(f, ti, 3);
+    assert_int_equal(ceb_testhost_ack_next(ti, 1, 0), 1);       /* m0 done */
+    assert_int_equal(ceb_testhost_ack_next(ti, 1, CEB_EIO), 1); /* m1 failed */
+    assert_int_equal(ceb_testhost_ack_next(ti, 1, 0), 1);       /* m2 done, after a failure */
+    wait_emitted(f, ti, 5); /* m1 and m2 again */
+    size_t len;
+    const char *d3 = ceb_event_data(ceb_testhost_emitted(ti, 3), &len);
+    assert_int_equal(len, 2);
+    assert_memory_equal(d3, "m1", 2);
+    const char *d4 = ceb_event_data(ceb_testhost_emitted(ti, 4), &len);
+    assert_memory_equal(d4, "m2", 2);
+    /* m1 not done yet: only m0 may be committed */
+    assert_int_equal(ceb_testhost_ack_next(ti, 1, CEB_ECANCELED), 1);
+    assert_int_equal(ceb_testhost_ack_next(ti, 1, 0), 1);
+    assert_int_equal(ceb_testhost_stop(ti, 20000), 0);
+    ceb_testhost_destroy(ti);
+    assert_int_equal(committed(f, "g3", "ord", 0), 1);
+}
+
+/* Per-key order over 3 partitions, backpressure pause/resume in between. */
+static void test_keys_in_order_with_pause(void **state)
+{
+    kfx *f = *state;
+    kfx_topic(f, "keys", 3);
+    char err[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    kfx_conf(c, "bootstrap.servers", f->brokers);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+    assert_non_null(p);
+    enum { KEYS = 10, PER_KEY = 30 };
+    for (int i = 0; i < PER_KEY; i++)
+        for (int k = 0; k < KEYS; k++) {
+            char key[8], val[16];
+            snprintf(key, sizeof key, "k%d", k);
+            snprintf(val, sizeof val, "%d", i);
+            assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("keys"),
+                                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                               RD_KAFKA_V_KEY(key, strlen(key)),
+                                               RD_KAFKA_V_VALUE(val, strlen(val)),
+                                               RD_KAFKA_V_END), 0);
+        }
+    assert_int_equal(rd_kafka_flush(p, 10000), 0);
+    rd_kafka_destroy(p);
+
+    ceb_testhost_inst *ti = source(f, "kin", "\"topics\": [\"^ke.s$\"], \"group\": \"g4\"", true);
+    wait_emitted(f, ti, 1);
+    ceb_testhost_pause(ti);
+    ceb_testhost_run(f->th, NULL, NULL, 300);
+    ceb_testhost_resume(ti);
+    wait_emitted(f, ti, KEYS * PER_KEY);
+    int next[KEYS] = {0};
+    for (size_t i = 0; i < ceb_testhost_emitted_count(ti); i++) {
+        const ceb_event *e = ceb_testhost_emitted(ti, i);
+        int k = atoi(ceb_event_get(e, "partitionkey") + 1);
+        size_t len;
+        const char *d = ceb_event_data(e, &len);
+        char v[16];
+        snprintf(v, sizeof v, "%.*s", (int)len, d);
+        assert_int_equal(atoi(v), next[k]);
+        next[k]++;
+    }
+    for (int k = 0; k < KEYS; k++)
+        assert_int_equal(next[k], PER_KEY);
+    assert_int_equal(ceb_testhost_stop(ti, 20000), 0);
+    ceb_testhost_destroy(ti);
+    int64_t total = 0;
+    for (int part = 0; part < 3; part++)
+        total += committed(f, "g4", "keys", part) > 0 ? committed(f, "g4", "keys", part) : 0;
+    assert_int_equal(total, KEYS * PER_KEY);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_config_errors, kfx_setup, kfx_teardown),
+        cmocka_unit_test_setup_teardown(test_decode_kinds_and_commit, kfx_setup, kfx_teardown),
+        cmocka_unit_test_setup_teardown(test_strict_dead_letter, kfx_setup, kfx_teardown),
+        cmocka_unit_test_setup_teardown(test_ordered_commit_and_rewind, kfx_setup, kfx_teardown),
+        cmocka_unit_test_setup_teardown(test_keys_in_order_with_pause, kfx_setup, kfx_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
