@@ -384,8 +384,8 @@ class TestCore(unittest.TestCase):
             "routes": {"r": {"from": ["in"], "to": ["out"], "filter": "type LIKE 'a.%'"}}})
         rc, out, err = b.run("--check")
         self.assertEqual(rc, 0, out + err)
-        summary = [ln for ln in out.splitlines() if ln.strip()]
-        self.assertEqual(len(summary), 1, "expected a one-line summary, got:\n" + out + err)
+        summary = [ln for ln in (out + err).splitlines() if ln.strip()]
+        self.assertEqual(summary, ["configuration OK: 1 files, 1 sources, 1 sinks, 1 routes"])
 
     def test_check_exact_messages(self):
         """The exact text of two errors whose wording the config module owns."""
@@ -448,6 +448,45 @@ class TestCore(unittest.TestCase):
         self.assertEqual([r[1] for r in read_record(rec)], [1, 2, 3])
         # Nothing in flight and the source ended: the process exits by itself.
         self.assertExitedCleanly(b, 30)
+
+    def test_attempt_timeout_retries_then_dead_letters(self):
+        """A sink slower than retry.timeout: each attempt times out, then dead letter."""
+        b = self.bridge("timeout")
+        rec, acks, dlq = b.path("record"), b.path("acks"), b.path("dlq.jsonl")
+        b.write("10.json", {
+            "sources": {"g": {"plugin": "gen", "count": 1, "ack_log": acks}},
+            "sinks": {"slow": {"plugin": "flaky", "delay": "400ms", "record": rec},
+                      "dlq": {"plugin": "file", "path": dlq}},
+            "routes": {"r": {"from": ["g"], "to": ["slow"], "dead_letter": "dlq",
+                             "retry": {"attempts": 3, "initial": "10ms", "max": "20ms",
+                                       "timeout": "50ms"}}}})
+        b.start()
+        self.assertExitedCleanly(b, 30)
+        evs = read_events(dlq)
+        self.assertEqual([e["id"] for e in evs], ["gen-0"])
+        self.assertEqual(str(evs[0].get("cebdlqattempts")), "3")
+        self.assertRegex(evs[0].get("cebdlqreason", ""), r"(?i)time")
+        acked, _, _ = read_acks(acks)
+        self.assertEqual([(a[0], a[1]) for a in acked], [(0, 0)])
+
+    def test_transform_sets_and_removes(self):
+        b = self.bridge("transform")
+        inp, out = b.path("in.jsonl"), b.path("out.jsonl")
+        write_events(inp, (ce(i, "tr.t%d" % (i % 2), foo="bar", keep="yes") for i in range(10)))
+        b.write("10.json", {
+            "sources": {"in": {"plugin": "file", "path": inp}},
+            "sinks": {"out": {"plugin": "file", "path": out}},
+            "routes": {"r": {"from": ["in"], "to": ["out"], "filter": "type = 'tr.t1'",
+                             "transform": {"set": {"subject": "via-{type}-{id}"},
+                                           "remove": ["foo"]}}}})
+        b.start()
+        self.assertExitedCleanly(b, 30)
+        evs = read_events(out)
+        self.assertEqual([e["id"] for e in evs], ["e-%d" % i for i in range(1, 10, 2)])
+        for e in evs:
+            self.assertEqual(e["subject"], "via-tr.t1-%s" % e["id"])
+            self.assertNotIn("foo", e)
+            self.assertEqual(e["keep"], "yes")
 
     # ------------------------------------------------------------------
     def test_permanent_goes_to_dead_letter(self):
