@@ -7,6 +7,7 @@
  */
 #include "kafka_internal.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +21,22 @@ CEB_PLUGIN(kafka,
     .description = "Kafka consumer-group source (ordered commits) and idempotent producer sink",
     .source = &kafka_source_ops,
     .sink = &kafka_sink_ops);
+
+/* ---- librdkafka stays loaded ---------------------------------------------- */
+
+void kafka_pin_library(void)
+{
+    /* The core dlclose()s kafka.so when the last instance is gone, which would
+       unload librdkafka too. Its process-wide state (rd_kafka_global_init,
+       TLS library init) is not made to be unloaded and reloaded on a SIGHUP
+       reload: keep the library resident. Idempotent. */
+    Dl_info info;
+    if (dladdr((void *)rd_kafka_new, &info) != 0 && info.dli_fname != NULL) {
+        void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+        if (h != NULL)
+            dlclose(h); /* RTLD_NODELETE sticks; this only drops our extra reference */
+    }
+}
 
 /* ---- configuration ----------------------------------------------------- */
 

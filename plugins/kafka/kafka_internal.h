@@ -59,6 +59,10 @@ int kafka_qwatch_start(kafka_qwatch *w, uv_loop_t *loop, rd_kafka_queue_t *q,
    or the handle destroyed). */
 void kafka_qwatch_close(kafka_qwatch *w);
 
+/* Keep librdkafka loaded after kafka.so is unloaded (its global state is
+   not made for dlclose). Call from create(). */
+void kafka_pin_library(void);
+
 /* librdkafka log lines to the host's log (loop thread, log.queue=true). */
 void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 

@@ -151,6 +151,7 @@ static int kafka_sink_create(ceb_instance *inst, const ceb_host *host, const voi
     s->ctx.inst = inst;
     s->cfg = *(const kafka_sink_config *)config;
     s->pending.next = s->pending.prev = &s->pending;
+    kafka_pin_library();
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char num[32], err[256];
     int rc = kafka_conf_set(conf, "enable.idempotence", "true", diag);

@@ -638,6 +638,7 @@ static int kafka_source_create(ceb_instance *inst, const ceb_host *host, const v
         free(s);
         return rc;
     }
+    kafka_pin_library();
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     static const char *const fixed[][2] = {
         {"enable.auto.commit", "false"},
