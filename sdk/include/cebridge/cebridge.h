@@ -13,6 +13,7 @@
 #include "host.h"
 #include "codec.h"
 #include "codec_http.h"
+#include "codec_kafka.h"
 #include "codec_faststream.h"
 #include "template.h"
 #include "log.h"
