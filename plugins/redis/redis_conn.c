@@ -14,11 +14,19 @@
  * hiredis calls every pending command's callback with reply NULL when a
  * connection is freed or lost; a context we drop on purpose has its `data`
  * cleared first so its disconnect callback is ignored.
+ *
+ * Lifetime: hiredis (0.14) runs those NULL-reply callbacks synchronously
+ * inside redisAsyncFree, or right after the callback that called it
+ * returns, then asks the event adapter to clean up. The adapter here is our
+ * own (not hiredis' adapters/libuv.h) so that the connection counts the
+ * uv_poll_t handles it has open and learns exactly when the last one's
+ * close callback ran: only then does redis_conn_close() report `closed`,
+ * so an owner that waits for it (and calls host->stopped()) can never be
+ * freed while hiredis or libuv may still call into it.
  */
 #include "redis_internal.h"
 
-#include <hiredis/adapters/libuv.h>
-
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +48,10 @@ struct redis_conn {
     conn_state state;
     int handshake_left;
     ceb_timer *timer;              /* reconnect or connect timeout */
-    ceb_timer *close_timer;
+    ceb_timer *close_timer;        /* closed() when no handle was open */
     void (*closed)(void *owner);
+    bool closed_pending;           /* closed() not called yet */
+    struct redis_uv *handles;      /* every adapter whose uv_poll_t is not closed yet */
     ceb_metric *m_up, *m_reconnects;
     bool ever_ready;
 };
@@ -249,6 +259,95 @@ int redis_conn_new(const ceb_ctx *ctx, const redis_url *u, const char *password,
     return 0;
 }
 
+/* ---- event adapter: hiredis on a uv_poll_t we own ------------------------- */
+
+typedef struct redis_uv {
+    uv_poll_t poll;
+    redisAsyncContext *ac;         /* NULL once hiredis cleaned up */
+    redis_conn *conn;              /* NULL once the connection is freed */
+    struct redis_uv *next;         /* in conn->handles */
+    int events;
+} redis_uv;
+
+static void close_fire(void *arg);
+
+static void uv_poll_ready(uv_poll_t *h, int status, int events)
+{
+    redis_uv *p = h->data;
+    if (status < 0)
+        events = p->events;   /* let hiredis find the error on the socket */
+    if (p->ac != NULL && (events & UV_READABLE))
+        redisAsyncHandleRead(p->ac);
+    if (p->ac != NULL && (events & UV_WRITABLE))
+        redisAsyncHandleWrite(p->ac);
+}
+
+static void uv_poll_update(redis_uv *p, int add, int del)
+{
+    p->events = (p->events | add) & ~del;
+    if (p->events != 0)
+        uv_poll_start(&p->poll, p->events, uv_poll_ready);
+    else
+        uv_poll_stop(&p->poll);
+}
+
+static void ev_add_read(void *d) { uv_poll_update(d, UV_READABLE, 0); }
+static void ev_del_read(void *d) { uv_poll_update(d, 0, UV_READABLE); }
+static void ev_add_write(void *d) { uv_poll_update(d, UV_WRITABLE, 0); }
+static void ev_del_write(void *d) { uv_poll_update(d, 0, UV_WRITABLE); }
+
+static void uv_poll_closed(uv_handle_t *h)
+{
+    redis_uv *p = h->data;
+    redis_conn *c = p->conn;
+    if (c != NULL) {
+        for (redis_uv **pp = &c->handles; *pp != NULL; pp = &(*pp)->next) {
+            if (*pp == p) {
+                *pp = p->next;
+                break;
+            }
+        }
+    }
+    free(p);
+    if (c == NULL)
+        return;
+    /* last: closed() may end the owner (host->stopped()) */
+    if (c->state == C_CLOSED && c->handles == NULL && c->closed_pending &&
+        c->close_timer == NULL)
+        close_fire(c);
+}
+
+/* hiredis is done with the context (freed or lost). */
+static void ev_cleanup(void *d)
+{
+    redis_uv *p = d;
+    p->ac = NULL;
+    uv_close((uv_handle_t *)&p->poll, uv_poll_closed);
+}
+
+static int conn_attach(redis_conn *c, redisAsyncContext *ac)
+{
+    redis_uv *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return CEB_ENOMEM;
+    if (uv_poll_init(c->ctx.host->loop(c->ctx.inst), &p->poll, ac->c.fd) != 0) {
+        free(p);
+        return CEB_EIO;
+    }
+    p->poll.data = p;
+    p->ac = ac;
+    p->conn = c;
+    p->next = c->handles;
+    c->handles = p;
+    ac->ev.data = p;
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+    return 0;
+}
+
 static void conn_connect(redis_conn *c);
 
 static void timer_fire(void *arg)
@@ -396,7 +495,7 @@ static void conn_connect(redis_conn *c)
         conn_lost(c, why);
         return;
     }
-    if (redisLibuvAttach(ac, c->ctx.host->loop(c->ctx.inst)) != REDIS_OK) {
+    if (conn_attach(c, ac) < 0) {
         redisAsyncFree(ac);
         c->state = C_CONNECTING;
         conn_lost(c, "cannot attach to the loop");
@@ -426,7 +525,7 @@ bool redis_conn_is_ready(const redis_conn *c)
 
 bool redis_conn_is_closed(const redis_conn *c)
 {
-    return c == NULL || (c->state == C_CLOSED && c->close_timer == NULL);
+    return c == NULL || (c->state == C_CLOSED && !c->closed_pending);
 }
 
 int redis_conn_cmd(redis_conn *c, redisCallbackFn *fn, void *priv, int argc, const char **argv,
@@ -443,6 +542,7 @@ static void close_fire(void *arg)
 {
     redis_conn *c = arg;
     c->close_timer = NULL;
+    c->closed_pending = false;
     if (c->closed != NULL)
         c->closed(c->owner);
 }
@@ -453,17 +553,25 @@ void redis_conn_close(redis_conn *c, void (*closed)(void *owner))
         return;
     c->state = C_CLOSED;
     c->closed = closed;
+    c->closed_pending = true;
     stop_timer(c);
     set_up(c, 0);
     redisAsyncContext *ac = c->ac;
     c->ac = NULL;
     if (ac != NULL) {
         ac->data = NULL;
-        redisAsyncFree(ac);   /* pending callbacks get NULL; uv_close of the poll handle */
+        /* pending callbacks get NULL now (or once the running callback of
+           this context returns), then ev_cleanup closes the poll handle */
+        redisAsyncFree(ac);
     }
-    /* hiredis' libuv adapter closes its uv_poll_t asynchronously; a 1 ms
-       timer cannot fire before this iteration's close callbacks ran. */
-    c->ctx.host->timer_start(c->ctx.inst, 1, close_fire, c, &c->close_timer);
+    /* closed() comes from the last handle's close callback; with none
+       open, from a 0 ms timer (out of memory for it: right here, which the
+       lifecycle allows: stopped() may come from inside stop()) */
+    if (c->handles == NULL &&
+        c->ctx.host->timer_start(c->ctx.inst, 0, close_fire, c, &c->close_timer) < 0) {
+        c->close_timer = NULL;
+        close_fire(c);
+    }
 }
 
 void redis_conn_free(redis_conn *c)
@@ -473,6 +581,11 @@ void redis_conn_free(redis_conn *c)
     if (c->close_timer != NULL)
         c->ctx.host->timer_stop(c->close_timer);
     stop_timer(c);
+    /* only freed after closed() (or never started): no context, and a
+       handle still closing must not reach back into freed memory */
+    assert(c->ac == NULL);
+    for (redis_uv *p = c->handles; p != NULL; p = p->next)
+        p->conn = NULL;
     free(c->password);
     free(c);
 }

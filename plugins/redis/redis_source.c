@@ -7,8 +7,9 @@
  * waits behind a blocked read. Pub/sub uses one subscriber connection.
  *
  * Streams: one emit per XREADGROUP reply (one ack token for its entries);
- * ack(0) queues the ids and a coalesced flush sends them as XACK commands
- * of up to 1000 ids, pipelined; a failed XACK puts its ids back for the
+ * ack(0) queues the ids and a coalesced flush (a 0 ms timer owned by the
+ * state, or at once past XACK_CHUNK ids) sends them as XACK commands of up
+ * to XACK_CHUNK ids, pipelined; a failed XACK puts its ids back for the
  * next connection. ack(<0) leaves the entries pending: XAUTOCLAIM, run
  * every claim_idle/2, hands any entry idle for claim_idle (ours or a dead
  * consumer's) to this consumer again; its delivery count (XPENDING) past
@@ -27,9 +28,19 @@
  * at-most-once (Redis does not replay). pause() cannot stop Redis pushing;
  * messages keep flowing (Redis' client-output-buffer-limit for pubsub is
  * the bound).
+ *
+ * Stopping: stop() cancels every timer of the state (claim/heartbeat,
+ * retry, ack flush), closes "read" (its pending read gets reply NULL),
+ * waits for outstanding acks, flushes the XACKs and waits for their
+ * replies, then closes "cmd". host->stopped() comes only when both
+ * connections reported closed (their poll handles' close callbacks ran, so
+ * no hiredis callback can follow), nothing is in flight and no timer is
+ * armed. The state never uses host->post(): work queued there could not be
+ * cancelled.
  */
 #include "redis_internal.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,9 +153,9 @@ typedef struct redis_source {
     bool claiming;
     char claim_cursor[64];
     ceb_timer *claim_timer, *retry_timer;
+    ceb_timer *flush_timer;    /* streams: coalesced XACK flush, 0 ms */
     ceb_buf ackbuf;            /* streams: ids to XACK */
     size_t nack;
-    bool flush_posted;
     size_t xack_inflight;
     size_t inflight;           /* batches emitted, not yet acked */
     bool finishing;
@@ -366,12 +377,31 @@ static void flush_acks(redis_source *st)
     st->nack = nkeep;
 }
 
-static void flush_posted(void *arg)
+static void flush_fire(void *arg)
 {
     redis_source *st = arg;
-    st->flush_posted = false;
-    if (!st->stopped)
+    st->flush_timer = NULL;
+    flush_acks(st);
+}
+
+/* Flush queued XACKs on the next loop iteration, so the acks of several
+   batches coalesce. Not while stopping: finish_stop() flushes itself. */
+static void schedule_flush(redis_source *st)
+{
+    if (st->nack == 0 || st->flush_timer != NULL || st->stopping)
+        return;
+    if (st->ctx.host->timer_start(st->ctx.inst, 0, flush_fire, st, &st->flush_timer) < 0) {
+        st->flush_timer = NULL;
         flush_acks(st);
+    }
+}
+
+static void stop_timer(redis_source *st, ceb_timer **t)
+{
+    if (*t != NULL) {
+        st->ctx.host->timer_stop(*t);
+        *t = NULL;
+    }
 }
 
 static void lrem_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -413,14 +443,10 @@ static void redis_source_ack(void *state, void *token, int status)
     if (st->mode == RS_STREAM && status == 0 && b->nids > 0) {
         if (ceb_buf_append(&st->ackbuf, b->ids.data, b->ids.len) == 0)
             st->nack += b->nids;
-        if (st->nack >= XACK_CHUNK) {
+        if (st->nack >= XACK_CHUNK)
             flush_acks(st);
-        } else if (!st->flush_posted && !st->stopping) {
-            if (st->ctx.host->post(st->ctx.inst, flush_posted, st) == 0)
-                st->flush_posted = true;
-            else
-                flush_acks(st);
-        }
+        else
+            schedule_flush(st);
     } else if (st->mode == RS_LIST) {
         list_ack(st, b, status);
     }
@@ -541,9 +567,7 @@ static void process_entries(redis_source *st, const redisReply *entries,
     else
         batch_free(b);
     free(evs);
-    if (st->nack > 0 && !st->flush_posted &&
-        st->ctx.host->post(st->ctx.inst, flush_posted, st) == 0)
-        st->flush_posted = true;
+    schedule_flush(st);
 }
 
 static void read_reply(redisAsyncContext *ac, void *rv, void *priv)
@@ -1133,6 +1157,8 @@ static void maybe_stopped(redis_source *st)
 {
     if (st->nclosed == st->nconns && st->inflight == 0 && st->xack_inflight == 0 &&
         !st->stopped) {
+        /* stop() cancelled them and nothing re-arms one while stopping */
+        assert(st->flush_timer == NULL && st->claim_timer == NULL && st->retry_timer == NULL);
         st->stopped = true;
         st->ctx.host->stopped(st->ctx.inst);
     }
@@ -1169,14 +1195,9 @@ static void redis_source_stop(void *state)
 {
     redis_source *st = state;
     st->stopping = true;
-    if (st->claim_timer != NULL) {
-        st->ctx.host->timer_stop(st->claim_timer);
-        st->claim_timer = NULL;
-    }
-    if (st->retry_timer != NULL) {
-        st->ctx.host->timer_stop(st->retry_timer);
-        st->retry_timer = NULL;
-    }
+    stop_timer(st, &st->claim_timer);
+    stop_timer(st, &st->retry_timer);
+    stop_timer(st, &st->flush_timer);   /* finish_stop() flushes instead */
     if (st->mode == RS_LIST && redis_conn_is_ready(st->cmd)) {
         const char *del[2] = {"DEL", st->heartbeat};
         if (redis_conn_cmd(st->cmd, lrem_reply, st, 2, del, NULL) == 0)

@@ -356,6 +356,90 @@ static void test_stream_server_restart(void **st)
     stop_inst(f, ti);
 }
 
+/* ---- stopping with acknowledgements in flight --------------------------------- */
+
+/* `n` structured entries in one pipeline. */
+static void fill_stream(fx *f, int n)
+{
+    for (int i = 0; i < n; i++)
+        redisAppendCommand(f->c, "XADD s * event %s", CE("fill"));
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        assert_int_equal(redisGetReply(f->c, (void **)&r), REDIS_OK);
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        freeReplyObject(r);
+    }
+}
+
+static long long pending_count(fx *f)
+{
+    return cmd_int(f, "XPENDING s g");
+}
+
+static ceb_testhost_inst *read_all_unacked(fx *f, int n)
+{
+    ceb_testhost_inst *ti = make(f, "{\"url\":\"%s\",\"stream\":\"s\",\"group\":\"g\","
+                                    "\"consumer\":\"c1\",\"start\":\"0\",\"count\":500,"
+                                    "\"block\":\"100ms\"}", f->srv.url);
+    ceb_testhost_set_auto_ack(ti, false, 0);
+    wait_n w = {ti, (size_t)n, f, NULL};
+    assert_int_equal(ceb_testhost_run(f->th, emitted_at_least, &w, 20000), 0);
+    assert_int_equal(ceb_testhost_emitted_count(ti), (size_t)n);
+    assert_int_equal(ceb_testhost_batches(ti), (size_t)n / 500);
+    assert_int_equal(pending_count(f), n);
+    return ti;
+}
+
+/* stop() right after acks: 1000 ids already sent as XACK (reply not read
+   yet), 500 queued behind the coalescing timer. Both must be XACKed before
+   stopped(), and nothing may run after it (ASan/UBSan builds check). */
+static void test_stream_stop_with_xack_in_flight(void **st)
+{
+    fx *f = *st;
+    fill_stream(f, 1500);
+    ceb_testhost_inst *ti = read_all_unacked(f, 1500);
+    assert_int_equal(ceb_testhost_ack_next(ti, 2, 0), 2);   /* XACK of 1000 ids written */
+    assert_int_equal(ceb_testhost_ack_next(ti, 1, 0), 1);   /* 500 ids wait for the flush */
+    stop_inst(f, ti);
+    assert_int_equal(pending_count(f), 0);
+}
+
+/* stop() with every batch unacknowledged: the acks arrive while stopping
+   (auto ack on the next iteration) and are flushed before stopped(). */
+static void test_stream_acks_after_stop(void **st)
+{
+    fx *f = *st;
+    fill_stream(f, 1500);
+    ceb_testhost_inst *ti = read_all_unacked(f, 1500);
+    ceb_testhost_set_auto_ack(ti, true, 0);
+    assert_int_equal(ceb_testhost_stop(ti, 5000), 0);
+    assert_int_equal(ceb_testhost_acked(ti), 3);
+    ceb_testhost_destroy(ti);
+    assert_null(ceb_testhost_violation(f->th));
+    assert_int_equal(pending_count(f), 0);
+}
+
+/* The server dies with an XACK in flight, then stop(): hiredis hands the
+   XACK reply NULL, the ids stay pending (delivered again: at-least-once),
+   and stopped() still comes once both connections are closed. */
+static void test_stream_stop_server_gone_with_xack_in_flight(void **st)
+{
+    fx *f = *st;
+    fill_stream(f, 1000);
+    ceb_testhost_inst *ti = read_all_unacked(f, 1000);
+    int port = f->srv.port;
+    redisFree(f->c);
+    f->c = NULL;
+    redis_srv_stop(&f->srv);
+    assert_int_equal(ceb_testhost_ack_next(ti, 2, 0), 2);   /* 1000 ids: XACK to a dead server */
+    stop_inst(f, ti);
+    assert_true(ceb_testhost_log_contains(f->th, "not XACKed"));
+    /* a server for the teardown */
+    assert_int_equal(redis_srv_start(&f->srv, port), 0);
+    f->c = redis_srv_client(&f->srv);
+    assert_non_null(f->c);
+}
+
 /* ---- lists ----------------------------------------------------------------- */
 
 static void test_list_reliable_queue(void **st)
@@ -397,6 +481,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_formats_and_xack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_claim_and_max_deliveries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_server_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_stop_with_xack_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_acks_after_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_stop_server_gone_with_xack_in_flight, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_list_reliable_queue, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
