@@ -124,7 +124,9 @@ typedef struct kafka_source {
     ks_part *detached;     /* revoked, records still out */
     ks_part *last;         /* lookup cache */
     size_t unresolved;     /* over every partition */
-    bool backpressure;
+    bool backpressure;     /* the core asked us to pause: stop draining the queue */
+    bool hard_paused;      /* ... and it lasted: partitions paused in librdkafka */
+    uint64_t bp_since;     /* loop time of pause() */
     bool stopping, closing, finished;
     uint64_t next_commit;  /* loop time */
     uint64_t close_deadline;
@@ -282,7 +284,7 @@ static void ks_rewind(kafka_source *s, ks_part *p)
               p->partition, p->rewind_to);
     p->rewinding = false;
     p->paused = false;
-    if (!s->backpressure)
+    if (!s->hard_paused)
         ks_pause_one(s, p, false);
 }
 
@@ -499,7 +501,11 @@ static void kafka_source_serve(void *arg)
         return;
     int budget = 2048;
     rd_kafka_message_t *m = NULL;
-    while (budget-- > 0 && (m = rd_kafka_consumer_poll(s->rk, 0)) != NULL) {
+    /* Soft backpressure: leave prefetched messages in librdkafka's queue
+       (bounded by queued.max.messages.kbytes) rather than pausing the
+       partitions at once, which would drop and re-fetch them. */
+    while (budget-- > 0 && (!s->backpressure || s->hard_paused || s->stopping) &&
+           (m = rd_kafka_consumer_poll(s->rk, 0)) != NULL) {
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             if (!s->stopping)
                 ks_message(s, m);
@@ -511,7 +517,7 @@ static void kafka_source_serve(void *arg)
             return;
     }
     /* the io event fires only on empty -> non-empty: keep going while busy */
-    bool busy = budget < 0;
+    bool busy = budget < 0 && !s->backpressure;
     if (busy != s->more_active && s->more_open) {
         if (busy)
             uv_idle_start(&s->more, ks_more_cb);
@@ -530,6 +536,12 @@ static void kafka_source_tick(void *arg)
     uint64_t now = uv_now(s->ctx.host->loop(s->ctx.inst));
     if (s->rk == NULL || s->finished)
         return;
+    if (s->backpressure && !s->hard_paused && !s->stopping && now - s->bp_since >= 1000) {
+        /* paused for a while: pause the partitions and keep serving the
+           queue, so rebalances and max.poll.interval.ms are honoured */
+        ks_pause_all(s, true);
+        s->hard_paused = true;
+    }
     for (ks_part *p = s->parts; p != NULL; p = p->next)
         if (p->rewinding && p->unresolved == 0 && now >= p->rewind_after && !s->stopping)
             ks_rewind(s, p);
@@ -581,7 +593,7 @@ static void ks_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             e = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
-        if (s->backpressure || s->stopping)
+        if (s->hard_paused || s->stopping)
             rd_kafka_pause_partitions(rk, parts);
     } else {
         CEB_LOG_I(&s->ctx, "%s %d partition(s)",
@@ -733,7 +745,7 @@ static void kafka_source_pause(void *state)
     if (s->backpressure)
         return;
     s->backpressure = true;
-    ks_pause_all(s, true);
+    s->bp_since = uv_now(s->ctx.host->loop(s->ctx.inst));
 }
 
 static void kafka_source_resume(void *state)
@@ -742,8 +754,15 @@ static void kafka_source_resume(void *state)
     if (!s->backpressure)
         return;
     s->backpressure = false;
-    if (!s->stopping)
+    if (s->hard_paused && !s->stopping)
         ks_pause_all(s, false);
+    s->hard_paused = false;
+    /* the queue may hold messages already (no new io event will come):
+       continue on the next loop turn, not inside the core's call */
+    if (s->more_open && !s->more_active && !s->stopping) {
+        uv_idle_start(&s->more, ks_more_cb);
+        s->more_active = true;
+    }
 }
 
 /* ---- stop -------------------------------------------------------------------------- */
