@@ -501,6 +501,11 @@ static void conn_connect(redis_conn *c)
         conn_lost(c, "cannot attach to the loop");
         return;
     }
+    /* hiredis frees its read buffer whenever it is empty and over 16 KiB,
+       so every XREADGROUP reply of a few hundred entries regrew it from
+       nothing (realloc + copy + heap trims); keep it instead */
+    if (ac->c.reader != NULL)
+        ac->c.reader->maxbuf = 0;
     ac->data = c;
     c->ac = ac;
     c->state = C_CONNECTING;

@@ -132,6 +132,8 @@ typedef struct rs_xack {
     size_t nids;
 } rs_xack;
 
+#define RS_POOL 16   /* recycled batches and XACK records kept by the state */
+
 typedef struct redis_source {
     ceb_ctx ctx;
     redis_source_config cfg;
@@ -159,6 +161,17 @@ typedef struct redis_source {
     size_t xack_inflight;
     size_t inflight;           /* batches emitted, not yet acked */
     bool finishing;
+    /* Hot-path memory kept between replies (no malloc/free per batch, which
+       cost ~20% of the CPU in tools/bench redis: heap trims, consolidation). */
+    rs_batch *batch_pool[RS_POOL];
+    size_t nbatch_pool;
+    rs_xack *xack_pool[RS_POOL];
+    size_t nxack_pool;
+    const char **xack_argv;    /* XACK_CHUNK + 3 */
+    ceb_event **evs;           /* process_entries: one reply's events */
+    size_t evcap;
+    ceb_stream_field *fields;  /* process_entries: one entry's fields */
+    size_t fcap;
 } redis_source;
 
 /* ---- decoding ------------------------------------------------------------ */
@@ -254,17 +267,45 @@ static int decode_entry(redis_source *st, const ceb_stream_field *f, size_t n, c
 
 /* ---- batches, acks --------------------------------------------------------- */
 
-static rs_batch *batch_new(void)
+static rs_batch *batch_new(redis_source *st)
 {
+    if (st->nbatch_pool > 0)
+        return st->batch_pool[--st->nbatch_pool];
     return calloc(1, sizeof(rs_batch));
 }
 
-static void batch_free(rs_batch *b)
+/* Back to the pool (emptied, capacity kept) or freed. */
+static void batch_free(redis_source *st, rs_batch *b)
 {
-    if (b != NULL) {
-        ceb_buf_free(&b->ids);
-        free(b);
+    if (b == NULL)
+        return;
+    if (st->nbatch_pool < RS_POOL && b->ids.cap <= 1u << 20) {
+        ceb_buf_reset(&b->ids);
+        b->nids = 0;
+        st->batch_pool[st->nbatch_pool++] = b;
+        return;
     }
+    ceb_buf_free(&b->ids);
+    free(b);
+}
+
+static rs_xack *xack_new(redis_source *st)
+{
+    if (st->nxack_pool > 0)
+        return st->xack_pool[--st->nxack_pool];
+    return calloc(1, sizeof(rs_xack));
+}
+
+static void xack_free(redis_source *st, rs_xack *x)
+{
+    if (st->nxack_pool < RS_POOL) {
+        ceb_buf_reset(&x->ids);
+        x->nids = 0;
+        st->xack_pool[st->nxack_pool++] = x;
+        return;
+    }
+    ceb_buf_free(&x->ids);
+    free(x);
 }
 
 static int batch_add_id(rs_batch *b, const char *id, size_t len)
@@ -283,7 +324,7 @@ static int emit_batch(redis_source *st, ceb_event **evs, size_t n, rs_batch *b)
     if (rc == 0)
         st->inflight++;
     else
-        batch_free(b);
+        batch_free(st, b);
     return rc;
 }
 
@@ -295,7 +336,7 @@ static void dead_letter(redis_source *st, ceb_event *ev, const void *raw, size_t
     ceb_diag d = {0};
     if (ev == NULL && wrap_payload(st, raw, rawlen, NULL, subject, &ev, &d) < 0) {
         CEB_LOG_E(&st->ctx, "cannot wrap a payload for the dead letter: %s", d.message);
-        batch_free(b);
+        batch_free(st, b);
         return;
     }
     CEB_LOG_W(&st->ctx, "dead-lettering %s: %s", subject ? subject : "a message", reason);
@@ -303,7 +344,7 @@ static void dead_letter(redis_source *st, ceb_event *ev, const void *raw, size_t
     if (rc == 0)
         st->inflight++;
     else
-        batch_free(b);
+        batch_free(st, b);
 }
 
 static void finish_stop(redis_source *st);
@@ -323,8 +364,7 @@ static void xack_reply(redisAsyncContext *ac, void *r, void *priv)
         if (r != NULL)
             CEB_LOG_W(&st->ctx, "XACK failed: %s", err);
     }
-    ceb_buf_free(&x->ids);
-    free(x);
+    xack_free(st, x);
     if (st->stopping && st->finishing && st->inflight == 0 && st->xack_inflight == 0)
         finish_stop(st);
 }
@@ -335,14 +375,15 @@ static void flush_acks(redis_source *st)
         return;
     const char *p = st->ackbuf.data;
     size_t left = st->nack;
-    const char **argv = malloc((XACK_CHUNK + 3) * sizeof *argv);
-    if (argv == NULL)
+    if (st->xack_argv == NULL &&
+        (st->xack_argv = malloc((XACK_CHUNK + 3) * sizeof *st->xack_argv)) == NULL)
         return;
+    const char **argv = st->xack_argv;
     ceb_buf keep = {0};
     size_t nkeep = 0;
     while (left > 0) {
         size_t k = left > XACK_CHUNK ? XACK_CHUNK : left;
-        rs_xack *x = calloc(1, sizeof *x);
+        rs_xack *x = xack_new(st);
         argv[0] = "XACK";
         argv[1] = st->cfg.stream;
         argv[2] = st->cfg.group;
@@ -354,7 +395,7 @@ static void flush_acks(redis_source *st)
         left -= k;
         if (x == NULL || ceb_buf_append(&x->ids, start, (size_t)(p - start)) < 0) {
             if (x != NULL)
-                free(x);
+                xack_free(st, x);
             ceb_buf_append(&keep, start, (size_t)(p - start));
             nkeep += k;
             continue;
@@ -365,15 +406,17 @@ static void flush_acks(redis_source *st)
         if (redis_conn_cmd(st->cmd, xack_reply, x, (int)(3 + k), argv, NULL) < 0) {
             ceb_buf_append(&keep, start, (size_t)(p - start));
             nkeep += k;
-            ceb_buf_free(&x->ids);
-            free(x);
+            xack_free(st, x);
             continue;
         }
         st->xack_inflight++;
     }
-    free(argv);
-    ceb_buf_free(&st->ackbuf);
-    st->ackbuf = keep;
+    if (nkeep == 0) {
+        ceb_buf_reset(&st->ackbuf);   /* keep the capacity for the next acks */
+    } else {
+        ceb_buf_free(&st->ackbuf);
+        st->ackbuf = keep;
+    }
     st->nack = nkeep;
 }
 
@@ -450,7 +493,7 @@ static void redis_source_ack(void *state, void *token, int status)
     } else if (st->mode == RS_LIST) {
         list_ack(st, b, status);
     }
-    batch_free(b);
+    batch_free(st, b);
     if (st->stopping && st->inflight == 0)
         finish_stop(st);
 }
@@ -481,15 +524,18 @@ static void process_entries(redis_source *st, const redisReply *entries,
                             const redisReply *deliveries)
 {
     size_t n = entries->elements;
-    ceb_event **evs = calloc(n ? n : 1, sizeof *evs);
-    rs_batch *b = batch_new();
-    ceb_stream_field *f = NULL;
-    size_t fcap = 0, nev = 0;
-    if (evs == NULL || b == NULL) {
-        free(evs);
-        batch_free(b);
-        return;   /* the entries stay pending: claimed again later */
+    if (n > st->evcap) {
+        ceb_event **ne = realloc(st->evs, n * sizeof *ne);
+        if (ne == NULL)
+            return;   /* the entries stay pending: claimed again later */
+        st->evs = ne;
+        st->evcap = n;
     }
+    ceb_event **evs = st->evs;
+    rs_batch *b = batch_new(st);
+    size_t nev = 0;
+    if (b == NULL)
+        return;
     for (size_t i = 0; i < n; i++) {
         const redisReply *e = entries->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
@@ -505,13 +551,14 @@ static void process_entries(redis_source *st, const redisReply *entries,
             continue;
         }
         size_t nf = fv->elements / 2;
-        if (nf > fcap) {
-            ceb_stream_field *nfp = realloc(f, nf * sizeof *f);
+        if (nf > st->fcap) {
+            ceb_stream_field *nfp = realloc(st->fields, nf * sizeof *nfp);
             if (nfp == NULL)
                 continue;
-            f = nfp;
-            fcap = nf;
+            st->fields = nfp;
+            st->fcap = nf;
         }
+        ceb_stream_field *f = st->fields;
         for (size_t k = 0; k < nf; k++) {
             f[k].name = fv->element[2 * k]->str ? fv->element[2 * k]->str : "";
             f[k].name_len = fv->element[2 * k]->len;
@@ -532,9 +579,9 @@ static void process_entries(redis_source *st, const redisReply *entries,
         int rc = decode_entry(st, f, nf, id, &ev, &d);
         bool past = st->cfg.max_deliveries > 0 && count > st->cfg.max_deliveries;
         if (rc < 0 || past) {
-            rs_batch *one = batch_new();
+            rs_batch *one = batch_new(st);
             if (one == NULL || batch_add_id(one, id, idlen) < 0) {
-                batch_free(one);
+                batch_free(st, one);
                 ceb_event_unref(ev);
                 continue;
             }
@@ -561,12 +608,10 @@ static void process_entries(redis_source *st, const redisReply *entries,
         }
         evs[nev++] = ev;
     }
-    free(f);
     if (nev > 0)
         emit_batch(st, evs, nev, b);
     else
-        batch_free(b);
-    free(evs);
+        batch_free(st, b);
     schedule_flush(st);
 }
 
@@ -804,9 +849,9 @@ static void ensure_group(redis_source *st, const char *start)
 
 static void emit_list_element(redis_source *st, const char *v, size_t len)
 {
-    rs_batch *b = batch_new();
+    rs_batch *b = batch_new(st);
     if (b == NULL || ceb_buf_append(&b->ids, v, len) < 0) {
-        batch_free(b);
+        batch_free(st, b);
         return;
     }
     ceb_event *ev = NULL;
@@ -958,7 +1003,7 @@ static void sub_reply(redisAsyncContext *ac, void *rv, void *priv)
     snprintf(chname, sizeof chname, "%.*s", (int)ch->len, ch->str);
     char *saved = st->key_source;
     st->key_source = src;
-    rs_batch *b = batch_new();
+    rs_batch *b = batch_new(st);
     ceb_event *ev = NULL;
     ceb_diag d = {0};
     if (b != NULL) {
@@ -1215,6 +1260,19 @@ static void redis_source_destroy(void *state)
     redis_conn_free(st->cmd);
     redis_url_free(&st->url);
     ceb_buf_free(&st->ackbuf);
+    while (st->nbatch_pool > 0) {
+        rs_batch *b = st->batch_pool[--st->nbatch_pool];
+        ceb_buf_free(&b->ids);
+        free(b);
+    }
+    while (st->nxack_pool > 0) {
+        rs_xack *x = st->xack_pool[--st->nxack_pool];
+        ceb_buf_free(&x->ids);
+        free(x);
+    }
+    free(st->xack_argv);
+    free(st->evs);
+    free(st->fields);
     free(st->consumer);
     free(st->key_source);
     free(st->processing);

@@ -159,7 +159,7 @@ def bridge_run(build, srv, tmp, n, group, sink, out_stream=None, count=500, perf
     argv = [os.path.join(build, "bin", "cebridge"), "-c", confdir, "--plugin-dir", plugdir,
             "--log-level", "warn"]
     if perf:
-        argv = ["perf", "record", "-g", "-o", perf] + argv
+        argv = ["perf", "record", "--call-graph", "dwarf,16384", "-F", "1000", "-o", perf] + argv
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=log, stderr=log)
     try:
