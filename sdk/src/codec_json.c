@@ -23,6 +23,7 @@
  * Every error names the attribute in d->field ("source", or "[3].source"
  * in a batch) and in the message.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,6 +554,386 @@ static int parse(const void *buf, size_t len, cJSON **root, ceb_diag *d)
     return 0;
 }
 
+/* ---- fast path ------------------------------------------------------------
+ *
+ * One pass over the text straight into the event, for the common shape: an
+ * object whose keys have no escapes, attribute strings with no escapes,
+ * extension values that are such strings, true/false or plain int32
+ * integers, and "data" as any RFC 8259 value. Anything else (every error,
+ * every repair, escapes, null, data_base64, numbers that are not plain
+ * int32, nesting past FAST_MAX_DEPTH, a lone surrogate escape in data,
+ * which cJSON refuses) is left to the cJSON path below, so errors, repairs
+ * and their messages come from one place. What the fast path accepts, the
+ * cJSON path accepts with the same event; only the cached parse of JSON
+ * data differs (it is made lazily, on first use, instead of up front).
+ */
+#define FAST_MAX_DEPTH 64
+#define FAST_NO ((size_t)-1)
+
+typedef struct fast_span {
+    const char *p;
+    size_t n;
+} fast_span;
+
+static bool fast_ascii(const char *p, size_t n)
+{
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= (unsigned char)p[i];
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
+static size_t fast_ws(const char *p, size_t i, size_t n)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\t' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+static int fast_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A string starting at p[i] == '"': the index after its closing quote, or
+   FAST_NO. *esc tells whether it has escapes (valid ones only). */
+static size_t fast_string(const char *p, size_t i, size_t n, bool *esc)
+{
+    *esc = false;
+    for (i++; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '"')
+            return i + 1;
+        if (c < 0x20)
+            return FAST_NO;
+        if (c == '\\') {
+            *esc = true;
+            if (++i >= n)
+                return FAST_NO;
+            switch (p[i]) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                break;
+            case 'u': {
+                if (n - i < 5)
+                    return FAST_NO;
+                int v = 0;
+                for (int k = 1; k <= 4; k++) {
+                    int h = fast_hex(p[i + k]);
+                    if (h < 0)
+                        return FAST_NO;
+                    v = v * 16 + h;
+                }
+                if (v >= 0xD800 && v <= 0xDFFF)
+                    return FAST_NO;     /* surrogates: cJSON's rules, not ours */
+                i += 4;
+                break;
+            }
+            default:
+                return FAST_NO;
+            }
+        }
+    }
+    return FAST_NO;
+}
+
+/* An RFC 8259 number at p[i]: the index after it, or FAST_NO. *plain_int
+   tells whether it is -?(0|[1-9][0-9]{0,9}) (no fraction or exponent). */
+static size_t fast_number(const char *p, size_t i, size_t n, bool *plain_int)
+{
+    size_t s = i;
+    *plain_int = true;
+    if (i < n && p[i] == '-')
+        i++;
+    if (i >= n)
+        return FAST_NO;
+    if (p[i] == '0') {
+        i++;
+    } else if (p[i] >= '1' && p[i] <= '9') {
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+    } else {
+        return FAST_NO;
+    }
+    if (i < n && p[i] == '.') {
+        *plain_int = false;
+        size_t d = ++i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        if (i == d)
+            return FAST_NO;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        *plain_int = false;
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        size_t d = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        if (i == d)
+            return FAST_NO;
+    }
+    if (i - s > 63)
+        return FAST_NO;     /* cJSON reads at most 63 characters of a number */
+    if (i < n && (p[i] == '-' || p[i] == '+' || p[i] == '.' || (p[i] >= '0' && p[i] <= '9')))
+        return FAST_NO;
+    if (*plain_int && i - s > 11)
+        *plain_int = false;
+    return i;
+}
+
+static bool fast_lit(const char *p, size_t i, size_t n, const char *lit, size_t len)
+{
+    return n - i >= len && memcmp(p + i, lit, len) == 0;
+}
+
+/* Any JSON value at p[i]: the index after it, or FAST_NO; *ws is set when
+   insignificant whitespace occurs inside it. */
+static size_t fast_value(const char *p, size_t i, size_t n, int depth, bool *ws)
+{
+    bool esc, plain;
+    if (i >= n)
+        return FAST_NO;
+    switch (p[i]) {
+    case '"':
+        return fast_string(p, i, n, &esc);
+    case '{':
+    case '[': {
+        char close = p[i] == '{' ? '}' : ']';
+        bool obj = p[i] == '{';
+        if (depth >= FAST_MAX_DEPTH)
+            return FAST_NO;
+        size_t j = fast_ws(p, i + 1, n);
+        if (j != i + 1)
+            *ws = true;
+        if (j < n && p[j] == close)
+            return j + 1;
+        for (;;) {
+            if (obj) {
+                if (j >= n || p[j] != '"')
+                    return FAST_NO;
+                if ((j = fast_string(p, j, n, &esc)) == FAST_NO)
+                    return FAST_NO;
+                size_t k = fast_ws(p, j, n);
+                if (k != j)
+                    *ws = true;
+                if (k >= n || p[k] != ':')
+                    return FAST_NO;
+                j = fast_ws(p, k + 1, n);
+                if (j != k + 1)
+                    *ws = true;
+            }
+            if ((j = fast_value(p, j, n, depth + 1, ws)) == FAST_NO)
+                return FAST_NO;
+            size_t k = fast_ws(p, j, n);
+            if (k != j)
+                *ws = true;
+            if (k >= n)
+                return FAST_NO;
+            if (p[k] == close)
+                return k + 1;
+            if (p[k] != ',')
+                return FAST_NO;
+            j = fast_ws(p, k + 1, n);
+            if (j != k + 1)
+                *ws = true;
+        }
+    }
+    case 't':
+        return fast_lit(p, i, n, "true", 4) ? i + 4 : FAST_NO;
+    case 'f':
+        return fast_lit(p, i, n, "false", 5) ? i + 5 : FAST_NO;
+    case 'n':
+        return fast_lit(p, i, n, "null", 4) ? i + 4 : FAST_NO;
+    default:
+        return fast_number(p, i, n, &plain);
+    }
+}
+
+enum { FK_EXT, FK_ID, FK_SOURCE, FK_TYPE, FK_SPEC, FK_DCT, FK_SCHEMA, FK_SUBJECT, FK_TIME,
+       FK_DATA, FK_OTHER };
+
+static int fast_key(const char *k, size_t n)
+{
+#define FAST_IS(lit) (n == sizeof(lit) - 1 && memcmp(k, lit, sizeof(lit) - 1) == 0)
+    switch (k[0]) {
+    case 'i': return FAST_IS("id") ? FK_ID : FK_EXT;
+    case 's':
+        return FAST_IS("source") ? FK_SOURCE : FAST_IS("specversion") ? FK_SPEC
+             : FAST_IS("subject") ? FK_SUBJECT : FK_EXT;
+    case 't': return FAST_IS("type") ? FK_TYPE : FAST_IS("time") ? FK_TIME : FK_EXT;
+    case 'd':
+        return FAST_IS("data") ? FK_DATA : FAST_IS("datacontenttype") ? FK_DCT
+             : FAST_IS("dataschema") ? FK_SCHEMA : FAST_IS("data_base64") ? FK_OTHER : FK_EXT;
+    default: return FK_EXT;
+    }
+#undef FAST_IS
+}
+
+/* 0 and *out, or 1: not handled here (use the cJSON path); never an error. */
+static int fast_decode(const char *p, size_t n, ceb_event **out)
+{
+    if (n == 0 || (!fast_ascii(p, n) && !ceb__utf8_valid(p, n, NULL)))
+        return 1;
+    size_t i = fast_ws(p, 0, n);
+    if (i >= n || p[i] != '{')
+        return 1;
+    ceb_event *ev;
+    if (ceb_event_new(&ev) < 0)
+        return 1;
+    fast_span req[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}};
+    fast_span data = {NULL, 0};
+    bool data_ws = false, data_str = false, esc;
+    unsigned seen = 0;
+    i = fast_ws(p, i + 1, n);
+    if (i < n && p[i] == '}')
+        goto no;    /* {}: missing attributes, the slow path says which */
+    for (;;) {
+        if (i >= n || p[i] != '"')
+            goto no;
+        size_t ks = i + 1;
+        if ((i = fast_string(p, i, n, &esc)) == FAST_NO || esc || i - 1 == ks)
+            goto no;
+        size_t klen = i - 1 - ks;
+        i = fast_ws(p, i, n);
+        if (i >= n || p[i] != ':')
+            goto no;
+        i = fast_ws(p, i + 1, n);
+        size_t vs = i;
+        int key = fast_key(p + ks, klen);
+        if (key != FK_EXT && key != FK_OTHER) {
+            if (seen & (1u << key))
+                goto no;
+            seen |= 1u << key;
+        }
+        if (key == FK_DATA) {
+            if ((i = fast_value(p, i, n, 1, &data_ws)) == FAST_NO)
+                goto no;
+            data = (fast_span){p + vs, i - vs};
+            data_str = p[vs] == '"';
+            if (data_str && memchr(p + vs + 1, '\\', i - vs - 2) != NULL)
+                data_str = false, seen |= 1u << FK_OTHER;   /* text with escapes: slow path */
+        } else if (key == FK_OTHER || i >= n) {
+            goto no;
+        } else if (p[i] == '"') {
+            if ((i = fast_string(p, i, n, &esc)) == FAST_NO || esc)
+                goto no;
+            const char *v = p + vs + 1;
+            size_t vlen = i - vs - 2;
+            char name[128];
+            int rc = 0;
+            switch (key) {
+            case FK_ID: case FK_SOURCE: case FK_TYPE:
+                if (vlen == 0)
+                    goto no;
+                req[key - FK_ID] = (fast_span){v, vlen};
+                break;
+            case FK_SPEC:
+                if (vlen != 3 || memcmp(v, "1.0", 3) != 0)
+                    goto no;
+                break;
+            case FK_DCT: case FK_SCHEMA: case FK_SUBJECT: case FK_TIME:
+                if (vlen == 0)
+                    goto no;
+                if (key == FK_TIME && ceb_time_check_rfc3339(v, vlen) < 0)
+                    goto no;
+                rc = ceb_event_setn(ev, key == FK_DCT ? "datacontenttype" : key == FK_SCHEMA
+                                    ? "dataschema" : key == FK_SUBJECT ? "subject" : "time",
+                                    v, vlen, NULL);
+                break;
+            default:
+                if (klen >= sizeof(name))
+                    goto no;
+                memcpy(name, p + ks, klen);
+                name[klen] = '\0';
+                rc = ceb__event_set_ext(ev, name, CEB_ATTR_STRING, v, vlen, NULL);
+                break;
+            }
+            if (rc < 0)
+                goto no;
+        } else if (key == FK_EXT) {
+            char name[128];
+            ceb_attr_type type;
+            bool plain = false;
+            if (p[i] == 't' && fast_lit(p, i, n, "true", 4)) {
+                type = CEB_ATTR_BOOLEAN;
+                i += 4;
+            } else if (p[i] == 'f' && fast_lit(p, i, n, "false", 5)) {
+                type = CEB_ATTR_BOOLEAN;
+                i += 5;
+            } else if ((p[i] == '-' || (p[i] >= '0' && p[i] <= '9')) &&
+                       (i = fast_number(p, i, n, &plain)) != FAST_NO && plain) {
+                type = CEB_ATTR_INTEGER;
+            } else {
+                goto no;
+            }
+            if (klen >= sizeof(name))
+                goto no;
+            memcpy(name, p + ks, klen);
+            name[klen] = '\0';
+            /* out of int32 range fails here (CEB_EINVAL): the slow path decides */
+            if (ceb__event_set_ext(ev, name, type, p + vs, i - vs, NULL) < 0)
+                goto no;
+        } else {
+            goto no;
+        }
+        i = fast_ws(p, i, n);
+        if (i >= n)
+            goto no;
+        if (p[i] == '}')
+            break;
+        if (p[i] != ',')
+            goto no;
+        i = fast_ws(p, i + 1, n);
+    }
+    if (fast_ws(p, i + 1, n) != n || !(seen & (1u << FK_SPEC)) || (seen & (1u << FK_OTHER)))
+        goto no;
+    static const char *const req_names[3] = { "id", "source", "type" };
+    for (int k = 0; k < 3; k++)
+        if (req[k].p == NULL || ceb_event_setn(ev, req_names[k], req[k].p, req[k].n, NULL) < 0)
+            goto no;
+    if (data.p != NULL) {
+        const char *ct = ceb_event_datacontenttype(ev);
+        bool json = ct == NULL || ceb__ctype_is_json(ct, strlen(ct));
+        ceb_buf text = {0};
+        ceb_data_kind kind = CEB_DATA_JSON;
+        int rc;
+        if (!json && data_str) {
+            kind = CEB_DATA_TEXT;
+            rc = ceb_buf_append(&text, data.p + 1, data.n - 2);
+        } else if (data_ws) {
+            rc = ceb__json_minify(data.p, data.n, &text);
+        } else {
+            rc = ceb_buf_append(&text, data.p, data.n);
+        }
+        size_t len;
+        char *copy = rc == 0 ? ceb_buf_steal(&text, &len) : NULL;
+        if (copy == NULL) {
+            ceb_buf_free(&text);
+            goto no;
+        }
+        if (ceb__event_take_data(ev, kind, copy, len, NULL) < 0)
+            goto no;
+    }
+    *out = ev;
+    return 0;
+no:
+    ceb_event_unref(ev);
+    return 1;
+}
+
 int ceb_codec_json_decode(const void *buf, size_t len, ceb_decode_opts *opts,
                           ceb_event **out, ceb_diag *d)
 {
@@ -561,6 +942,8 @@ int ceb_codec_json_decode(const void *buf, size_t len, ceb_decode_opts *opts,
     if (opts == NULL)
         opts = &strict;
     opts->repaired = 0;
+    if (buf != NULL && fast_decode(buf, len, out) == 0)
+        return 0;
     int rc = parse(buf, len, &root, d);
     if (rc < 0)
         return rc;
