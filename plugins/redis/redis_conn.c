@@ -284,7 +284,13 @@ static void uv_poll_ready(uv_poll_t *h, int status, int events)
 
 static void uv_poll_update(redis_uv *p, int add, int del)
 {
-    p->events = (p->events | add) & ~del;
+    int ev = (p->events | add) & ~del;
+    /* hiredis asks for write interest on every command it queues:
+       uv_poll_start() costs epoll_ctl calls even when nothing changes
+       (it was 30% of the CPU of a pipelined sink), so only on a change */
+    if (ev == p->events)
+        return;
+    p->events = ev;
     if (p->events != 0)
         uv_poll_start(&p->poll, p->events, uv_poll_ready);
     else
