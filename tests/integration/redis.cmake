@@ -6,5 +6,5 @@ if(Python3_Interpreter_FOUND AND CEB_REDIS_SERVER AND TARGET cebridge AND TARGET
   add_test(NAME integration_redis
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/integration/test_redis.py
                    --build ${CMAKE_BINARY_DIR})
-  set_tests_properties(integration_redis PROPERTIES LABELS integration TIMEOUT 900)
+  set_tests_properties(integration_redis PROPERTIES LABELS integration TIMEOUT 120)
 endif()
