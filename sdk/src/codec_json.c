@@ -1023,24 +1023,67 @@ bool ceb_codec_json_is_event(const void *buf, size_t len)
 
 /* ---- encode ------------------------------------------------------------- */
 
+/* 1 for the bytes ceb_json_quote() escapes: '"', '\\' and controls. */
+static const unsigned char enc_escapes[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+/* ceb_json_quote(), with the common case (nothing to escape) as one copy. */
+static int enc_quote(ceb_buf *out, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && !enc_escapes[(unsigned char)s[i]])
+        i++;
+    if (i < len)
+        return ceb_json_quote(out, s, len);
+    int rc = ceb_buf_reserve(out, len + 2);
+    if (rc < 0)
+        return rc;
+    char *p = out->data + out->len;
+    *p++ = '"';
+    memcpy(p, s, len);
+    p[len] = '"';
+    out->len += len + 2;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* Append n bytes known to fit (ceb_buf_reserve was called). */
+static void enc_put(ceb_buf *out, const char *s, size_t n)
+{
+    memcpy(out->data + out->len, s, n);
+    out->len += n;
+    out->data[out->len] = '\0';
+}
+
 static int encode_one(const ceb_event *ev, ceb_buf *out)
 {
     int rc;
     size_t count = ceb_event_attr_count(ev);
-    if ((rc = ceb_buf_append(out, "{", 1)) < 0)
+    if ((rc = ceb_buf_reserve(out, 256)) < 0)
         return rc;
+    enc_put(out, "{", 1);
     for (size_t i = 0; i < count; i++) {
         ceb_attr a;
         if (ceb_event_attr_at(ev, i, &a) < 0)
             continue;
-        if ((i > 0 && (rc = ceb_buf_append(out, ",", 1)) < 0) ||
-            (rc = ceb_json_quote(out, a.name, strlen(a.name))) < 0 ||
-            (rc = ceb_buf_append(out, ":", 1)) < 0)
+        if ((rc = ceb_buf_reserve(out, 1)) < 0)
             return rc;
+        if (i > 0)
+            enc_put(out, ",", 1);
+        if ((rc = enc_quote(out, a.name, strlen(a.name))) < 0 ||
+            (rc = ceb_buf_reserve(out, 1)) < 0)
+            return rc;
+        enc_put(out, ":", 1);
         if (a.type == CEB_ATTR_INTEGER || a.type == CEB_ATTR_BOOLEAN)
             rc = ceb_buf_append(out, a.text, a.len);
         else
-            rc = ceb_json_quote(out, a.text, a.len);
+            rc = enc_quote(out, a.text, a.len);
         if (rc < 0)
             return rc;
     }
@@ -1055,7 +1098,7 @@ static int encode_one(const ceb_event *ev, ceb_buf *out)
         } else if (kind == CEB_DATA_TEXT && memchr(data, '\0', len) == NULL &&
                    ceb__utf8_valid(data, len, NULL)) {
             if ((rc = ceb_buf_append_str(out, ",\"data\":")) < 0 ||
-                (rc = ceb_json_quote(out, data, len)) < 0)
+                (rc = enc_quote(out, data, len)) < 0)
                 return rc;
         } else {
             if ((rc = ceb_buf_append_str(out, ",\"data_base64\":\"")) < 0 ||

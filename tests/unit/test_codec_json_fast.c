@@ -169,11 +169,44 @@ static void test_mutations_agree(void **state)
     assert_true(decoded > 1000);
 }
 
+/* The encoder's quoting is ceb_json_quote()'s, escapes or not. */
+static void test_encode_quotes_like_json_quote(void **state)
+{
+    (void)state;
+    char all[128];
+    for (int i = 1; i < 128; i++)
+        all[i - 1] = (char)i;
+    all[127] = '\0';
+    const char *values[] = { all, "plain value", "caf\xc3\xa9", "tab\there" };
+    for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) {
+        ceb_event *ev = NULL;
+        assert_int_equal(ceb_event_new(&ev), 0);
+        assert_int_equal(ceb_event_set(ev, "id", "1", NULL), 0);
+        assert_int_equal(ceb_event_set(ev, "source", "/s", NULL), 0);
+        assert_int_equal(ceb_event_set(ev, "type", "t", NULL), 0);
+        assert_int_equal(ceb_event_set(ev, "x", values[k], NULL), 0);
+        assert_int_equal(ceb_event_set(ev, "datacontenttype", "text/plain", NULL), 0);
+        assert_int_equal(ceb_event_set_data(ev, CEB_DATA_TEXT, values[k], strlen(values[k])), 0);
+        ceb_buf want = {0}, got = {0}, q = {0};
+        assert_int_equal(ceb_json_quote(&q, values[k], strlen(values[k])), 0);
+        assert_int_equal(ceb_buf_printf(&want, "{\"id\":\"1\",\"source\":\"/s\",\"specversion\":\"1.0\","
+                                        "\"type\":\"t\",\"datacontenttype\":\"text/plain\",\"x\":%s,"
+                                        "\"data\":%s}", q.data, q.data), 0);
+        assert_int_equal(ceb_codec_json_encode(ev, &got), 0);
+        assert_string_equal(got.data, want.data);
+        ceb_buf_free(&want);
+        ceb_buf_free(&got);
+        ceb_buf_free(&q);
+        ceb_event_unref(ev);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_mutations_agree),
+        cmocka_unit_test(test_encode_quotes_like_json_quote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
