@@ -78,7 +78,8 @@ quiet cmake -S "$proj" -B "$proj/build" -DCMAKE_PREFIX_PATH="$prefix" \
     -DSCAFFOLD_DEMO_WERROR=ON "${cflags[@]}"
 quiet cmake --build "$proj/build" -j2
 quiet ctest --test-dir "$proj/build" --output-on-failure
-ctest --test-dir "$proj/build" -N | grep -q "${name}_readme" || fail "README drift test not registered"
+tests=$(ctest --test-dir "$proj/build" -N)   # not piped into grep -q: SIGPIPE + pipefail
+[[ $tests == *"${name}_readme"* ]] || fail "README drift test not registered: $tests"
 so=$proj/build/plugins/$name.so
 [[ -f $so ]] || fail "$so not built"
 
@@ -90,6 +91,13 @@ quiet cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $sanflags -fPIC -shared -f
     -Wl,--no-undefined -o "$work/pc/$name.so" "$proj/$name.c" $(pkg-config --cflags --libs cebridge)
 [[ $(nm -D --defined-only "$work/pc/$name.so" | awk '$2 == "T" {print $3}') == ceb_plugin_entry ]] ||
     fail "the pkg-config build exports more than ceb_plugin_entry"
+upper=${name^^}
+# shellcheck disable=SC2046,SC2086
+quiet cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $sanflags \
+    -D"${upper}_PLUGIN_SO=\"$work/pc/$name.so\"" -o "$work/pc/test_$name" "$proj/tests/test_$name.c" \
+    $(pkg-config --cflags --libs cebridge-testhost cmocka) \
+    -Wl,-rpath,"$(pkg-config --variable=libdir cebridge)"
+quiet "$work/pc/test_$name"
 
 ceb=$prefix/bin/cebridge
 cd "$work"   # no ./conf.d here
