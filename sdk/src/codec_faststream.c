@@ -418,36 +418,6 @@ ceb_stream_layout ceb_stream_detect(const ceb_stream_field *f, size_t n,
     return CEB_STREAM_FIELDS;
 }
 
-static int spec_err(ceb_diag *d, int rc, const char *field)
-{
-    if (rc == CEB_ENOMEM)
-        return rc;
-    if (d != NULL) {
-        if (d->code == 0)
-            ceb_diag_set(d, CEB_ESPEC, "invalid value for '%s'", field);
-        d->code = CEB_ESPEC;
-        if (d->field[0] == '\0')
-            snprintf(d->field, sizeof d->field, "%s", field);
-    }
-    return CEB_ESPEC;
-}
-
-static int fill_missing(ceb_event *ev, const char *name, const char *value, unsigned bit,
-                        ceb_decode_opts *opts, ceb_diag *d)
-{
-    const char *cur = ceb_event_get(ev, name);
-    if (cur != NULL && cur[0] != '\0')
-        return 0;
-    if (opts == NULL || opts->strict || value == NULL || value[0] == '\0')
-        return ceb_diag_set_field(d, CEB_ESPEC, name, "required attribute '%s' is missing "
-                                  "(field ce_%s)", name, name);
-    int rc = ceb_event_set(ev, name, value, d);
-    if (rc < 0)
-        return spec_err(d, rc, name);
-    opts->repaired |= bit;
-    return 0;
-}
-
 int ceb_stream_decode_binary(const ceb_stream_field *f, size_t n, ceb_decode_opts *opts,
                              ceb_event **out, ceb_diag *d)
 {
@@ -487,7 +457,7 @@ int ceb_stream_decode_binary(const ceb_stream_field *f, size_t n, ceb_decode_opt
             goto fail;
         }
         if ((rc = ceb_attr_name_check(name, nl, d)) < 0) {
-            rc = spec_err(d, rc, name);
+            rc = ceb__spec_error(d, rc, name);
             goto fail;
         }
         if (is_sv) {
@@ -509,17 +479,11 @@ int ceb_stream_decode_binary(const ceb_stream_field *f, size_t n, ceb_decode_opt
         else
             rc = ceb__event_set_ext(ev, name, CEB_ATTR_STRING, f[i].value, f[i].value_len, d);
         if (rc < 0) {
-            rc = spec_err(d, rc, name);
+            rc = ceb__spec_error(d, rc, name);
             goto fail;
         }
     }
-    char id[37];
-    ceb_uuid4(id);
-    if ((rc = fill_missing(ev, "id", id, CEB_REPAIRED_ID, opts, d)) < 0 ||
-        (rc = fill_missing(ev, "source", opts ? opts->default_source : NULL,
-                           CEB_REPAIRED_SOURCE, opts, d)) < 0 ||
-        (rc = fill_missing(ev, "type", opts ? opts->default_type : NULL, CEB_REPAIRED_TYPE,
-                           opts, d)) < 0)
+    if ((rc = ceb__event_fill_required(ev, opts, "field ce_", d)) < 0)
         goto fail;
     const ceb_stream_field *ctf = ceb_stream_field_find(f, n, "content-type");
     const char *ct = NULL;
@@ -528,7 +492,7 @@ int ceb_stream_decode_binary(const ceb_stream_field *f, size_t n, ceb_decode_opt
         ct = ctf->value;
         ctlen = ctf->value_len;
         if ((rc = ceb_event_setn(ev, "datacontenttype", ct, ctlen, d)) < 0) {
-            rc = spec_err(d, rc, "datacontenttype");
+            rc = ceb__spec_error(d, rc, "datacontenttype");
             goto fail;
         }
     }

@@ -26,22 +26,6 @@ static bool prefix_ci(const char *s, size_t n, const char *p)
     size_t pl = strlen(p);
     return n >= pl && strncasecmp(s, p, pl) == 0;
 }
-
-/* Record an event error as CEB_ESPEC naming `field` (keeps an earlier message). */
-static int spec_error(ceb_diag *d, int rc, const char *field)
-{
-    if (rc == CEB_ENOMEM)
-        return rc;
-    if (d != NULL) {
-        if (d->code == 0)
-            ceb_diag_set(d, CEB_ESPEC, "invalid value for '%s'", field);
-        d->code = CEB_ESPEC;
-        if (d->field[0] == '\0')
-            snprintf(d->field, sizeof d->field, "%s", field);
-    }
-    return CEB_ESPEC;
-}
-
 /* ---- content types ------------------------------------------------------ */
 
 ceb_http_mode ceb_http_classify(const char *ct, size_t len)
@@ -220,40 +204,6 @@ bool ceb_http_is_binary_event(const ceb_http_header *h, size_t nh)
            ceb_http_header_find(h, nh, "ce-source") != NULL ||
            ceb_http_header_find(h, nh, "ce-type") != NULL;
 }
-
-/* Fill a missing required attribute from the options, or fail. */
-static int fill_required(ceb_event *ev, const char *name, ceb_decode_opts *opts, ceb_diag *d)
-{
-    const char *v = ceb_event_get(ev, name);
-    if (v != NULL && v[0] != '\0')
-        return 0;
-    bool strict = opts == NULL || opts->strict;
-    const char *fill = NULL;
-    unsigned bit = 0;
-    char id[37];
-    if (!strict) {
-        if (strcmp(name, "id") == 0) {
-            ceb_uuid4(id);
-            fill = id;
-            bit = CEB_REPAIRED_ID;
-        } else if (strcmp(name, "source") == 0) {
-            fill = opts->default_source;
-            bit = CEB_REPAIRED_SOURCE;
-        } else if (strcmp(name, "type") == 0) {
-            fill = opts->default_type;
-            bit = CEB_REPAIRED_TYPE;
-        }
-    }
-    if (fill == NULL || fill[0] == '\0')
-        return ceb_diag_set_field(d, CEB_ESPEC, name, "required attribute '%s' is missing "
-                                  "(header ce-%s)", name, name);
-    int rc = ceb_event_set(ev, name, fill, d);
-    if (rc < 0)
-        return spec_error(d, rc, name);
-    opts->repaired |= bit;
-    return 0;
-}
-
 int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body, size_t len,
                            ceb_decode_opts *opts, ceb_event **out, ceb_diag *d)
 {
@@ -292,7 +242,7 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
             goto fail;
         }
         if ((rc = ceb_attr_name_check(name, nl, d)) < 0) {
-            rc = spec_error(d, rc, name);
+            rc = ceb__spec_error(d, rc, name);
             goto fail;
         }
         ceb_buf_reset(&val);
@@ -305,7 +255,7 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
                 if (k > 0 && (size_t)k < sizeof d->message)
                     snprintf(d->message + k, sizeof d->message - (size_t)k, "%.400s", msg);
             }
-            rc = spec_error(d, rc, name);
+            rc = ceb__spec_error(d, rc, name);
             goto fail;
         }
         if (strcmp(name, "specversion") == 0) {
@@ -325,7 +275,7 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
         else
             rc = ceb__event_set_ext(ev, name, CEB_ATTR_STRING, val.data, val.len, d);
         if (rc < 0) {
-            rc = spec_error(d, rc, name);
+            rc = ceb__spec_error(d, rc, name);
             goto fail;
         }
     }
@@ -337,9 +287,7 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
         }
         opts->repaired |= CEB_REPAIRED_SPECVERSION;
     }
-    if ((rc = fill_required(ev, "id", opts, d)) < 0 ||
-        (rc = fill_required(ev, "source", opts, d)) < 0 ||
-        (rc = fill_required(ev, "type", opts, d)) < 0)
+    if ((rc = ceb__event_fill_required(ev, opts, "header ce-", d)) < 0)
         goto fail;
 
     const ceb_http_header *cth = ceb_http_header_find(h, nh, "content-type");
@@ -350,7 +298,7 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
         ctlen = cth->value_len;
         trim(&ct, &ctlen);
         if (ctlen > 0 && (rc = ceb_event_setn(ev, "datacontenttype", ct, ctlen, d)) < 0) {
-            rc = spec_error(d, rc, "datacontenttype");
+            rc = ceb__spec_error(d, rc, "datacontenttype");
             goto fail;
         }
     }

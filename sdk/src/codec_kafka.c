@@ -26,22 +26,6 @@ static bool prefix_ci(const char *s, size_t n, const char *p)
     size_t pl = strlen(p);
     return n >= pl && strncasecmp(s, p, pl) == 0;
 }
-
-/* Record a failed attribute as CEB_ESPEC naming `field` (keeps an earlier message). */
-static int spec_error(ceb_diag *d, int rc, const char *field)
-{
-    if (rc == CEB_ENOMEM)
-        return rc;
-    if (d != NULL) {
-        if (d->code == 0)
-            ceb_diag_set(d, CEB_ESPEC, "invalid value for '%s'", field);
-        d->code = CEB_ESPEC;
-        if (d->field[0] == '\0')
-            snprintf(d->field, sizeof d->field, "%s", field);
-    }
-    return CEB_ESPEC;
-}
-
 const ceb_kafka_header *ceb_kafka_header_find(const ceb_kafka_header *h, size_t nh,
                                               const char *name)
 {
@@ -90,40 +74,6 @@ bool ceb_kafka_is_binary_event(const ceb_kafka_header *h, size_t nh)
 }
 
 /* ---- decode ------------------------------------------------------------- */
-
-/* Fill a missing required attribute from the options, or fail. */
-static int fill_required(ceb_event *ev, const char *name, ceb_decode_opts *opts, ceb_diag *d)
-{
-    const char *v = ceb_event_get(ev, name);
-    if (v != NULL && v[0] != '\0')
-        return 0;
-    bool strict = opts == NULL || opts->strict;
-    const char *fill = NULL;
-    unsigned bit = 0;
-    char id[37];
-    if (!strict) {
-        if (strcmp(name, "id") == 0) {
-            ceb_uuid4(id);
-            fill = id;
-            bit = CEB_REPAIRED_ID;
-        } else if (strcmp(name, "source") == 0) {
-            fill = opts->default_source;
-            bit = CEB_REPAIRED_SOURCE;
-        } else if (strcmp(name, "type") == 0) {
-            fill = opts->default_type;
-            bit = CEB_REPAIRED_TYPE;
-        }
-    }
-    if (fill == NULL || fill[0] == '\0')
-        return ceb_diag_set_field(d, CEB_ESPEC, name, "required attribute '%s' is missing "
-                                  "or empty (header ce_%s)", name, name);
-    int rc = ceb_event_set(ev, name, fill, d);
-    if (rc < 0)
-        return spec_error(d, rc, name);
-    opts->repaired |= bit;
-    return 0;
-}
-
 static bool is_context_attr(const char *name)
 {
     return strcmp(name, "id") == 0 || strcmp(name, "source") == 0 ||
@@ -161,7 +111,7 @@ static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_op
                                   "allowed in binary mode: use content-type");
     int rc = ceb_attr_name_check(name, nl, d);
     if (rc < 0)
-        return spec_error(d, rc, name);
+        return ceb__spec_error(d, rc, name);
     bool is_sv = strcmp(name, "specversion") == 0;
     if (is_sv ? *have_sv : ceb_event_get(ev, name) != NULL)
         return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_%s is given more than once",
@@ -192,7 +142,7 @@ static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_op
         rc = ceb_event_setn(ev, name, val->data, val->len, d);
     else
         rc = ceb__event_set_ext(ev, name, CEB_ATTR_STRING, val->data, val->len, d);
-    return rc < 0 ? spec_error(d, rc, name) : 0;
+    return rc < 0 ? ceb__spec_error(d, rc, name) : 0;
 }
 
 static int decode_binary(const ceb_kafka_message *m, ceb_decode_opts *opts, ceb_event **out,
@@ -217,9 +167,7 @@ static int decode_binary(const ceb_kafka_message *m, ceb_decode_opts *opts, ceb_
         }
         opts->repaired |= CEB_REPAIRED_SPECVERSION;
     }
-    if ((rc = fill_required(ev, "id", opts, d)) < 0 ||
-        (rc = fill_required(ev, "source", opts, d)) < 0 ||
-        (rc = fill_required(ev, "type", opts, d)) < 0)
+    if ((rc = ceb__event_fill_required(ev, opts, "header ce_", d)) < 0)
         goto fail;
 
     const ceb_kafka_header *cth = ceb_kafka_header_find(m->headers, m->nheaders, "content-type");
@@ -231,7 +179,7 @@ static int decode_binary(const ceb_kafka_message *m, ceb_decode_opts *opts, ceb_
         trim(&ct, &ctlen);
         if (ctlen > 0 && (!ceb__utf8_valid(ct, ctlen, NULL) ||
                           (rc = ceb_event_setn(ev, "datacontenttype", ct, ctlen, d)) < 0)) {
-            rc = spec_error(d, rc < 0 ? rc : CEB_EINVAL, "datacontenttype");
+            rc = ceb__spec_error(d, rc < 0 ? rc : CEB_EINVAL, "datacontenttype");
             goto fail;
         }
     }
@@ -312,7 +260,7 @@ int ceb_kafka_decode(const ceb_kafka_message *m, unsigned flags, ceb_decode_opts
         return rc;
     if ((flags & CEB_KAFKA_KEY_TO_PARTITIONKEY) && (rc = key_to_partitionkey(ev, m, d)) < 0) {
         ceb_event_unref(ev);
-        return rc == CEB_ENOMEM ? rc : spec_error(d, rc, "partitionkey");
+        return rc == CEB_ENOMEM ? rc : ceb__spec_error(d, rc, "partitionkey");
     }
     *out = ev;
     return 0;

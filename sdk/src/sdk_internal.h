@@ -43,4 +43,17 @@ int ceb__event_take_data(ceb_event *ev, ceb_data_kind kind, char *data, size_t l
    numbers and strings are kept byte for byte. */
 int ceb__json_minify(const char *text, size_t len, ceb_buf *out);
 
+/*
+ * normalize.c: the binding codecs' shared normalization. spec_error turns a
+ * setter's failure on `field` into CEB_ESPEC naming it (CEB_ENOMEM passes).
+ * fill_required repairs a missing or empty id/source/type from `opts` (an
+ * UUIDv4, default_source, default_type) unless strict, else refuses with
+ * "required attribute 'source' is missing or empty (<carrier>source)",
+ * carrier naming where it was looked for: "header ce-", "field ce_".
+ */
+struct ceb_decode_opts;
+int ceb__spec_error(ceb_diag *d, int rc, const char *field);
+int ceb__event_fill_required(ceb_event *ev, struct ceb_decode_opts *opts, const char *carrier,
+                             ceb_diag *d);
+
 #endif

@@ -355,7 +355,7 @@ static void test_stream_layouts(void **st)
     ceb_stream_field miss[] = {F("ce_specversion", "1.0"), F("ce_id", "1"), F("ce_type", "t")};
     assert_int_equal(ceb_stream_decode_binary(miss, 3, NULL, &ev, &d), CEB_ESPEC);
     assert_string_equal(d.field, "source");
-    assert_string_equal(d.message, "required attribute 'source' is missing (field ce_source)");
+    assert_string_equal(d.message, "required attribute 'source' is missing or empty (field ce_source)");
     ceb_decode_opts o = {.strict = false, .default_source = "redis://h/s"};
     ceb_diag_clear(&d);
     assert_int_equal(ceb_stream_decode_binary(miss, 3, &o, &ev, &d), 0);

@@ -189,7 +189,7 @@ static void test_binary_errors(void **st)
                        "required attribute 'specversion' is missing (header ce-specversion)");
     ceb_http_header nosrc[] = { H("ce-specversion", "1.0"), H("ce-id", "1"), H("ce-type", "t") };
     check_binary_fails(nosrc, 3, CEB_ESPEC, "source",
-                       "required attribute 'source' is missing (header ce-source)");
+                       "required attribute 'source' is missing or empty (header ce-source)");
     ceb_http_header badpct[] = { H("ce-specversion", "1.0"), H("ce-id", "1"), H("ce-source", "/s"),
                                  H("ce-type", "t"), H("ce-subject", "a%C0%A0") };
     check_binary_fails(badpct, 5, CEB_ESPEC, "subject",
