@@ -306,6 +306,9 @@ void ceb__delivery_complete_any(ceb_delivery *a, ceb_outcome oc, int err,
 static void dispatch(ceb_runtime *rt, ceb__sinkq *q)
 {
     ceb_instance *sink = q->sink;
+    /* A record may hold the last reference to its sink (through its route,
+       after a reload); resolving it must not free `q` under this loop. */
+    ceb__instance_retain(sink);
     while (q->wait_head != NULL && q->inflight < sink->max_inflight) {
         ceb__record *rec = q->wait_head;
         q->wait_head = rec->qnext;
@@ -357,6 +360,7 @@ static void dispatch(ceb_runtime *rt, ceb__sinkq *q)
             process_attempt(rt, a);
         }
     }
+    ceb__instance_release(sink);
 }
 
 static void process_attempt(ceb_runtime *rt, ceb_delivery *a)
