@@ -4,6 +4,8 @@
 # Covers every plugin that is built and whose README has a marker; fix a
 # failure with `tools/gen-plugin-readme --build <build dir> <name>`.
 find_package(Python3 COMPONENTS Interpreter)
+# CONFIGURE_DEPENDS: a README added later is noticed by the next build.
+file(GLOB _ceb_readmes CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/plugins/*/README.md)
 set(_ceb_readme_plugins "")
 foreach(p IN LISTS CEB_PLUGINS)
   set(_readme ${CMAKE_SOURCE_DIR}/plugins/${p}/README.md)
