@@ -10,6 +10,7 @@
 #include <cebridge/buf.h>
 #include <cebridge/diag.h>
 #include <cebridge/options.h>
+#include <cebridge/plugin.h>
 
 typedef struct ceb__optvals ceb__optvals;
 
@@ -92,5 +93,18 @@ void ceb__secret_free(ceb_secret *s);
 /* Wrap a cJSON node as the ABI's opaque ceb_json (same object). */
 static inline const ceb_json *ceb__json_wrap(const cJSON *j) { return (const ceb_json *)(const void *)j; }
 static inline const cJSON *ceb__json_unwrap(const ceb_json *j) { return (const cJSON *)(const void *)j; }
+
+/*
+ * plugin_open.c: open `path` as plugin `stem` with every load check (file
+ * and directory permissions, dlopen RTLD_NOW|RTLD_LOCAL, entry symbol, ABI
+ * first, size, name == stem, required callbacks, option tables). Messages
+ * start "plugin STEM: " and name the path. On success *handle is the
+ * dlopen handle (the caller dlcloses it) and *out the descriptor.
+ * Returns 0, CEB_ENOENT, CEB_EPERM, CEB_EABI, CEB_EPLUGIN.
+ */
+int ceb__plugin_open(const char *stem, const char *path, void **handle,
+                     const ceb_plugin **out, ceb_diag *d);
+/* The file stem of `path` ("/x/redis.so" -> "redis") into buf. */
+void ceb__plugin_stem(const char *path, char *buf, size_t cap);
 
 #endif

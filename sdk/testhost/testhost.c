@@ -1051,69 +1051,14 @@ int ceb_testhost_create(ceb_testhost *th, const ceb_plugin *plugin, ceb_testhost
 int ceb_testhost_load(ceb_testhost *th, const char *so_path, const ceb_plugin **out, ceb_diag *d)
 {
     *out = NULL;
-    struct stat st;
-    if (stat(so_path, &st) != 0)
-        return ceb_diag_set(d, CEB_ENOENT, "cannot load %s: no such file", so_path);
-    if (st.st_mode & S_IWOTH)
-        return ceb_diag_set(d, CEB_EPERM, "%s is writable by others (mode %04o); refusing to load",
-                            so_path, (unsigned)(st.st_mode & 07777));
-    void *h = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
-    if (h == NULL)
-        return ceb_diag_set(d, CEB_EPLUGIN, "cannot load %s: %s", so_path, dlerror());
-    ceb_plugin_entry_fn entry;
-    void *sym = dlsym(h, CEB_PLUGIN_ENTRY_SYMBOL);
-    memcpy(&entry, &sym, sizeof(entry));
-    int rc = 0;
-    const ceb_plugin *p = entry ? entry() : NULL;
-    const char *base = strrchr(so_path, '/');
-    base = base ? base + 1 : so_path;
-    size_t stem = strlen(base);
-    if (stem > 3 && strcmp(base + stem - 3, ".so") == 0)
-        stem -= 3;
-    if (entry == NULL || p == NULL) {
-        rc = ceb_diag_set(d, CEB_EPLUGIN,
-                          "%s: no ceb_plugin_entry(); not a cebridge plugin (was it built with "
-                          "CEB_PLUGIN()?)",
-                          so_path);
-    } else if (p->abi != CEB_ABI_VERSION) {
-        /* abi is read before any other field */
-        rc = ceb_diag_set(d, CEB_EABI,
-                          "%s was built for cebridge ABI %u; this cebridge has ABI %d - rebuild "
-                          "it against cebridge %d.x headers",
-                          so_path, (unsigned)p->abi, CEB_ABI_VERSION, CEB_ABI_VERSION);
-    } else if (p->size != sizeof(ceb_plugin)) {
-        rc = ceb_diag_set(d, CEB_EABI,
-                          "%s: descriptor size %u, expected %zu (built against different headers)",
-                          so_path, (unsigned)p->size, sizeof(ceb_plugin));
-    } else if (p->name == NULL || strlen(p->name) != stem || memcmp(p->name, base, stem) != 0) {
-        rc = ceb_diag_set(d, CEB_EPLUGIN, "%s: plugin name '%s' does not match the file stem '%.*s'",
-                          so_path, p->name ? p->name : "", (int)stem, base);
-    } else if (p->source == NULL && p->sink == NULL) {
-        rc = ceb_diag_set(d, CEB_EPLUGIN, "%s: plugin has neither a source nor a sink", so_path);
-    } else if (p->source != NULL && (!p->source->create || !p->source->start ||
-                                     !p->source->ack || !p->source->stop ||
-                                     !p->source->destroy)) {
-        rc = ceb_diag_set(d, CEB_EPLUGIN,
-                          "%s: source ops lack one of create(), start(), ack(), stop(), destroy()",
-                          so_path);
-    } else if (p->sink != NULL && (!p->sink->create || !p->sink->start || !p->sink->deliver ||
-                                   !p->sink->stop || !p->sink->destroy)) {
-        rc = ceb_diag_set(d, CEB_EPLUGIN,
-                          "%s: sink ops lack one of create(), start(), deliver(), stop(), destroy()",
-                          so_path);
-    } else {
-        ceb_diag td = {0};
-        if (p->source && p->source->options &&
-            (rc = ceb__options_check_table(p->source->options, &td)) < 0)
-            rc = ceb_diag_set(d, rc, "%s: source options: %s", so_path, td.message);
-        else if (p->sink && p->sink->options &&
-                 (rc = ceb__options_check_table(p->sink->options, &td)) < 0)
-            rc = ceb_diag_set(d, rc, "%s: sink options: %s", so_path, td.message);
-    }
-    if (rc < 0) {
-        dlclose(h);
+    /* The core loader's own checks and words (ceb__plugin_open). */
+    char stem[256];
+    ceb__plugin_stem(so_path, stem, sizeof stem);
+    void *h = NULL;
+    const ceb_plugin *p = NULL;
+    int rc = ceb__plugin_open(stem, so_path, &h, &p, d);
+    if (rc < 0)
         return rc;
-    }
     void **nd = realloc(th->dl, (th->ndl + 1) * sizeof(*nd));
     if (nd == NULL) {
         dlclose(h);
