@@ -505,15 +505,24 @@ static void outcome(ceb_runtime *rt, ceb__record *rec, ceb_outcome oc, int err,
         finish(rt, rec, rc);
         return;
     }
+    /* A reload may have replaced the dead letter since this record's route
+       was built: the old instance stops once idle, so use the running
+       instance of that name. */
+    ceb_instance *dlq = route->dlq;
+    if (!ceb__instance_running(dlq)) {
+        ceb_instance *cur = ceb_runtime_find(rt, CEB_ROLE_SINK, dlq->name);
+        if (cur != NULL && ceb__instance_running(cur))
+            dlq = cur;
+    }
     ceb__rt_log(rt, CEB_LOG_WARN, rec->sink->component,
                 "route %s: event %s: dead-lettered to %s after %u attempt(s): %s",
-                route->name, eid, route->dlq->name, rec->attempt, why);
+                route->name, eid, dlq->name, rec->attempt, why);
     ceb_event_unref(rec->ev);
     rec->ev = copy;
     load_dec(rt, rec->sink->q);
     sink_dirty(rt, rec->sink->q);
     ceb__instance_release(rec->sink);
-    rec->sink = route->dlq;
+    rec->sink = dlq;
     ceb__instance_retain(rec->sink);
     load_inc(rt, rec->sink->q);
     rec->attempt = 0;
