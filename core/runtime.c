@@ -136,11 +136,22 @@ static void stop_sinks(ceb_runtime *rt)
             ceb__instance_stop(i);
 }
 
+/* Records still targeting a sink: its load minus the attempts orphaned by a
+   timeout or a cancel (those wait for a late complete(), which stop() gives). */
+static size_t sink_records(const ceb_instance *sink)
+{
+    size_t orphans = 0;
+    for (const ceb_delivery *a = sink->q->attempts; a != NULL; a = a->next)
+        if (a->rec == NULL)
+            orphans++;
+    return sink->q->load - orphans;
+}
+
 void ceb__runtime_check(ceb_runtime *rt)
 {
     for (ceb_instance *i = rt->instances; i != NULL; i = i->next) {
         if (i->role == CEB_ROLE_SINK && i->retiring && i->started && !i->stop_called &&
-            i->q->load == 0 && !rt->shutting) {
+            !rt->shutting && sink_records(i) == 0) {
             ceb__rt_log(rt, CEB_LOG_INFO, i->component, "removed by reload; stopping");
             ceb__instance_stop(i);
         }

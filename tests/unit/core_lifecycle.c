@@ -328,6 +328,7 @@ static void test_timer_deadline_saturates(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_retired_sink_with_orphaned_attempt_stops),
         cmocka_unit_test(test_dead_letter_after_dlq_replaced),
         cmocka_unit_test(test_dead_letter_after_dlq_removed),
         cmocka_unit_test(test_complete_races_timeout),
