@@ -20,3 +20,13 @@ if(TARGET cebridge AND TARGET cesql AND CEB_WITH_FILE)
                    ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} "${CEB_SANITIZE}")
   set_tests_properties(integration_scaffold PROPERTIES LABELS integration TIMEOUT 120)
 endif()
+
+# tools/gen-plugin-readme itself: stale tables, rewrites, marker errors.
+if(TARGET cebridge AND CEB_PYTHON3)   # CEB_PYTHON3: readme.cmake
+  add_test(NAME gen_plugin_readme_cli
+           COMMAND ${CMAKE_COMMAND} -E env PYTHON=${CEB_PYTHON3}
+                   bash ${CMAKE_SOURCE_DIR}/tests/integration/test_gen_readme.sh
+                   $<TARGET_FILE:cebridge> ${CMAKE_BINARY_DIR}/tests/scaffold-plugins
+                   ${CMAKE_SOURCE_DIR})
+  set_tests_properties(gen_plugin_readme_cli PROPERTIES LABELS unit TIMEOUT 60)
+endif()
