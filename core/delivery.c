@@ -164,6 +164,22 @@ void ceb__delivery_update_pause(ceb_runtime *rt)
     }
 }
 
+void ceb__delivery_limit_changed(ceb_runtime *rt, ceb_instance *sink)
+{
+    ceb__sinkq *q = sink->q;
+    bool blocked = q->blocked;
+    if (!blocked && q->load >= sink->max_inflight)
+        blocked = true;
+    else if (blocked && (q->load == 0 || q->load * 2 < sink->max_inflight))
+        blocked = false;
+    if (blocked != q->blocked) {
+        q->blocked = blocked;
+        rt->pause_dirty = true;
+        ceb__runtime_wake(rt);
+    }
+    kick(rt, q);
+}
+
 static void enqueue_wait(ceb_runtime *rt, ceb__record *rec)
 {
     ceb__sinkq *q = rec->sink->q;

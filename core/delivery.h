@@ -121,6 +121,10 @@ void ceb__delivery_sink_stopped(struct ceb_runtime *rt, ceb_instance *sink);
 /* Re-evaluate which sources must be paused (after a reload). */
 void ceb__delivery_update_pause(struct ceb_runtime *rt);
 
+/* `sink->max_inflight` changed (a reload): re-decide whether it blocks its
+   sources and dispatch what the new bound lets through. */
+void ceb__delivery_limit_changed(struct ceb_runtime *rt, ceb_instance *sink);
+
 /*
  * Backoff before attempt `next_attempt` (2 for the first retry) under
  * `policy`; `rnd` is a uniform 64-bit random value (full jitter).

@@ -380,6 +380,7 @@ size_t ceb_runtime_open_messages(const ceb_runtime *rt)
 typedef struct slot {
     ceb_instance *inst;
     bool fresh;          /* created by this apply */
+    uint32_t max_inflight;   /* kept sink: the bound to apply at commit */
 } slot;
 
 static ceb_instance *slot_find(slot *s, const ceb_conf_instance *cis, size_t n, const char *name)
@@ -411,10 +412,11 @@ static int prepare(ceb_runtime *rt, ceb__confref *cr, const ceb_conf_instance *c
         if (old != NULL && same_instance(old, ci)) {
             slots[i].inst = old;
             slots[i].fresh = false;
+            /* applied at commit: a failed reload changes nothing */
             if (role == CEB_ROLE_SINK)
-                old->max_inflight = ci->max_inflight ? ci->max_inflight
-                                  : (cr->conf->settings.max_inflight
-                                     ? cr->conf->settings.max_inflight : 1000);
+                slots[i].max_inflight = ci->max_inflight ? ci->max_inflight
+                                      : (cr->conf->settings.max_inflight
+                                         ? cr->conf->settings.max_inflight : 1000);
             continue;
         }
         if (ci->plugin == NULL || (role == CEB_ROLE_SOURCE ? ci->plugin->source == NULL
@@ -568,6 +570,15 @@ int ceb_runtime_apply(ceb_runtime *rt, ceb_conf *conf, ceb_diag *d)
     }
 
     /* ---- commit ---- */
+    for (size_t i = 0; i < nsnk; i++) {
+        ceb_instance *k = snk[i].inst;
+        if (snk[i].fresh || k->max_inflight == snk[i].max_inflight)
+            continue;
+        ceb__rt_log(rt, CEB_LOG_INFO, k->component, "max_inflight %u -> %u", k->max_inflight,
+                    snk[i].max_inflight);
+        k->max_inflight = snk[i].max_inflight;
+        ceb__delivery_limit_changed(rt, k);
+    }
     for (size_t s = 0; s < nsrc; s++) {
         if (src[s].fresh)
             continue;

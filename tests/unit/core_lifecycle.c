@@ -329,6 +329,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retired_sink_with_orphaned_attempt_stops),
+        cmocka_unit_test(test_reload_raising_max_inflight_resumes),
+        cmocka_unit_test(test_failed_reload_leaves_limits),
         cmocka_unit_test(test_dead_letter_after_dlq_replaced),
         cmocka_unit_test(test_dead_letter_after_dlq_removed),
         cmocka_unit_test(test_complete_races_timeout),
