@@ -112,6 +112,14 @@ grep -Eq "^ +file +" "$work/describe.txt" || fail "--describe does not list file
 grep -q "fail_on" "$work/plugin.txt" || fail "--describe $name lacks its options"
 "$ceb" --describe "$name" --plugin-dir "$work/pc" >/dev/null || fail "pkg-config build does not load"
 
+step "--check with the plugin straight from its build directory"
+mkdir -m 0700 "$work/sinkonly"
+printf '{ "sinks": { "out": { "plugin": "%s", "path": "%s/x.log", "max_line": "1KiB" } } }\n' \
+    "$name" "$work" >"$work/sinkonly/50-sink.json"
+out=$("$ceb" --check -c "$work/sinkonly" --plugin-dir "$proj/build/plugins" 2>/dev/null) ||
+    fail "--check with --plugin-dir $proj/build/plugins failed"
+[[ $out == "configuration OK: 1 files, 0 sources, 1 sinks, 0 routes" ]] || fail "--check: $out"
+
 step "--check and a run through the new plugin"
 # --plugin-dir takes one directory: the installed file.so beside the new plugin.
 mkdir -m 0755 "$work/plugins" "$work/conf"
