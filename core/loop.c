@@ -251,7 +251,8 @@ int ceb_tq_add(ceb_tq *tq, ceb_tq_node *n, uint64_t ms)
         tq->heap = h;
         tq->cap = cap;
     }
-    n->due = uv_now(tq->timer.loop) + ms;
+    uint64_t now = uv_now(tq->timer.loop);
+    n->due = ms > UINT64_MAX - now ? UINT64_MAX : now + ms;   /* never wraps to "due now" */
     n->seq = tq->seq++;
     tq_set(tq, tq->n++, n);
     tq_up(tq, n->idx);

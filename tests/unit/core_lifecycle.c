@@ -334,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_dead_letter_after_dlq_replaced),
         cmocka_unit_test(test_dead_letter_after_dlq_removed),
         cmocka_unit_test(test_complete_races_timeout),
+        cmocka_unit_test(test_timer_deadline_saturates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
