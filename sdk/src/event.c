@@ -6,9 +6,17 @@
  * JSON parse of data is published with a compare-exchange so concurrent
  * readers of a frozen event each see the one parse (a loser frees its own).
  * A failed parse is cached too (a sentinel), so bad data is parsed once.
+ *
+ * Allocation: the attribute strings of a small event live in an arena
+ * inside the event (EV_ARENA bytes, handed out in order and only given
+ * back with the event; a replaced value's space stays used), and up to
+ * EV_EXT_INLINE extensions in an array inside it, so decoding a typical
+ * event costs one allocation for the event and one for its data. Longer
+ * strings and more extensions go to the heap as before.
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +55,9 @@ typedef struct ceb__ext {
     bool b;
 } ceb__ext;
 
+#define EV_ARENA 192
+#define EV_EXT_INLINE 4
+
 struct ceb_event {
     atomic_uint refs;
     atomic_bool frozen;
@@ -58,6 +69,9 @@ struct ceb_event {
     char *data;                 /* NUL-terminated at data[data_len] */
     size_t data_len;
     _Atomic(void *) json;       /* NULL: not parsed yet; JSON_FAILED; or a cJSON tree */
+    ceb__ext ext_inline[EV_EXT_INLINE];   /* `ext` while cap_ext <= EV_EXT_INLINE */
+    size_t arena_used;
+    char arena[EV_ARENA];       /* last member: not zeroed by ceb_event_new */
 };
 
 static const char json_failed_marker;
@@ -84,6 +98,59 @@ static char *dupn(const char *s, size_t n)
     return p;
 }
 
+static bool in_arena(const ceb_event *ev, const char *p)
+{
+    uintptr_t a = (uintptr_t)ev->arena, q = (uintptr_t)p;
+    return q >= a && q < a + EV_ARENA;
+}
+
+/* A NUL-terminated copy of s[0..n) owned by `ev`: from its arena when it fits. */
+static char *ev_dupn(ceb_event *ev, const char *s, size_t n)
+{
+    if (n < EV_ARENA - ev->arena_used) {
+        char *p = ev->arena + ev->arena_used;
+        if (n > 0)
+            memcpy(p, s, n);
+        p[n] = '\0';
+        ev->arena_used += n + 1;
+        return p;
+    }
+    return dupn(s, n);
+}
+
+/* Give back a string from ev_dupn (arena space is only reused with the event). */
+static void ev_free_str(ceb_event *ev, char *p)
+{
+    if (p != NULL && !in_arena(ev, p))
+        free(p);
+}
+
+/* Room for one more extension. */
+static int ext_grow(ceb_event *ev)
+{
+    if (ev->n_ext < ev->cap_ext)
+        return 0;
+    if (ev->cap_ext == 0) {
+        ev->ext = ev->ext_inline;
+        ev->cap_ext = EV_EXT_INLINE;
+        return 0;
+    }
+    size_t cap = ev->cap_ext * 2;
+    ceb__ext *nx;
+    if (ev->ext == ev->ext_inline) {
+        nx = malloc(cap * sizeof *nx);
+        if (nx != NULL)
+            memcpy(nx, ev->ext_inline, ev->n_ext * sizeof *nx);
+    } else {
+        nx = realloc(ev->ext, cap * sizeof *nx);
+    }
+    if (nx == NULL)
+        return CEB_ENOMEM;
+    ev->ext = nx;
+    ev->cap_ext = cap;
+    return 0;
+}
+
 static void json_cache_drop(ceb_event *ev)
 {
     void *j = atomic_exchange(&ev->json, NULL);
@@ -101,8 +168,8 @@ static ceb__ext *ext_find(const ceb_event *ev, const char *name, size_t len)
 
 static void ext_remove_at(ceb_event *ev, size_t i)
 {
-    free(ev->ext[i].name);
-    free(ev->ext[i].text);
+    ev_free_str(ev, ev->ext[i].name);
+    ev_free_str(ev, ev->ext[i].text);
     memmove(&ev->ext[i], &ev->ext[i + 1], (ev->n_ext - i - 1) * sizeof ev->ext[0]);
     ev->n_ext--;
 }
@@ -334,9 +401,10 @@ static int value_check(const char *name, ceb_attr_type type, const char *text, s
 
 int ceb_event_new(ceb_event **out)
 {
-    ceb_event *ev = calloc(1, sizeof *ev);
+    ceb_event *ev = malloc(sizeof *ev);
     if (ev == NULL)
         return CEB_ENOMEM;
+    memset(ev, 0, offsetof(ceb_event, arena));
     atomic_init(&ev->refs, 1);
     atomic_init(&ev->frozen, false);
     atomic_init(&ev->json, NULL);
@@ -354,12 +422,13 @@ const ceb_event *ceb_event_ref(const ceb_event *ev)
 static void event_free(ceb_event *ev)
 {
     for (int i = 0; i < CTX_N; i++)
-        free(ev->ctx[i]);
+        ev_free_str(ev, ev->ctx[i]);
     for (size_t i = 0; i < ev->n_ext; i++) {
-        free(ev->ext[i].name);
-        free(ev->ext[i].text);
+        ev_free_str(ev, ev->ext[i].name);
+        ev_free_str(ev, ev->ext[i].text);
     }
-    free(ev->ext);
+    if (ev->ext != ev->ext_inline)
+        free(ev->ext);
     free(ev->data);
     json_cache_drop(ev);
     free(ev);
@@ -382,23 +451,22 @@ int ceb_event_clone(const ceb_event *ev, ceb_event **out)
     for (int i = 0; i < CTX_N; i++) {
         if (ev->ctx[i] == NULL)
             continue;
-        if ((c->ctx[i] = dupn(ev->ctx[i], ev->ctx_len[i])) == NULL)
+        if ((c->ctx[i] = ev_dupn(c, ev->ctx[i], ev->ctx_len[i])) == NULL)
             goto nomem;
         c->ctx_len[i] = ev->ctx_len[i];
     }
-    if (ev->n_ext > 0) {
-        c->ext = calloc(ev->n_ext, sizeof *c->ext);
-        if (c->ext == NULL)
+    for (size_t i = 0; i < ev->n_ext; i++) {
+        if (ext_grow(c) < 0)
             goto nomem;
-        c->cap_ext = ev->n_ext;
-        for (size_t i = 0; i < ev->n_ext; i++) {
-            c->ext[i] = ev->ext[i];
-            c->ext[i].name = strdup(ev->ext[i].name);
-            c->ext[i].text = dupn(ev->ext[i].text, ev->ext[i].len);
-            c->n_ext++;
-            if (c->ext[i].name == NULL || c->ext[i].text == NULL)
-                goto nomem;
+        ceb__ext *x = &c->ext[c->n_ext];
+        *x = ev->ext[i];
+        x->name = ev_dupn(c, ev->ext[i].name, strlen(ev->ext[i].name));
+        x->text = x->name != NULL ? ev_dupn(c, ev->ext[i].text, ev->ext[i].len) : NULL;
+        if (x->text == NULL) {
+            ev_free_str(c, x->name);
+            goto nomem;
         }
+        c->n_ext++;
     }
     if (ev->data != NULL) {
         if ((c->data = dupn(ev->data, ev->data_len)) == NULL)
@@ -427,10 +495,10 @@ bool ceb_event_is_frozen(const ceb_event *ev)
 
 static int ctx_store(ceb_event *ev, int slot, const char *value, size_t len)
 {
-    char *p = dupn(value, len);
+    char *p = ev_dupn(ev, value, len);
     if (p == NULL)
         return CEB_ENOMEM;
-    free(ev->ctx[slot]);
+    ev_free_str(ev, ev->ctx[slot]);
     ev->ctx[slot] = p;
     ev->ctx_len[slot] = len;
     if (slot == CTX_DATACONTENTTYPE)
@@ -440,7 +508,7 @@ static int ctx_store(ceb_event *ev, int slot, const char *value, size_t len)
 
 static void ctx_clear(ceb_event *ev, int slot)
 {
-    free(ev->ctx[slot]);
+    ev_free_str(ev, ev->ctx[slot]);
     ev->ctx[slot] = NULL;
     ev->ctx_len[slot] = 0;
     if (slot == CTX_DATACONTENTTYPE)
@@ -496,30 +564,22 @@ static int ext_put(ceb_event *ev, const char *name, ceb_attr_type type, const ch
     ceb__ext *x = ext_find(ev, name, strlen(name));
     if (x != NULL && !replace)
         return ceb_diag_set(d, CEB_EEXIST, "attribute '%s' is given more than once", name);
-    char *t = dupn(text, len);
+    if (x == NULL && ext_grow(ev) < 0)
+        return CEB_ENOMEM;
+    char *t = ev_dupn(ev, text, len);
     if (t == NULL)
         return CEB_ENOMEM;
     if (x == NULL) {
-        if (ev->n_ext == ev->cap_ext) {
-            size_t cap = ev->cap_ext ? ev->cap_ext * 2 : 4;
-            ceb__ext *nx = realloc(ev->ext, cap * sizeof *nx);
-            if (nx == NULL) {
-                free(t);
-                return CEB_ENOMEM;
-            }
-            ev->ext = nx;
-            ev->cap_ext = cap;
-        }
-        char *n = strdup(name);
+        char *n = ev_dupn(ev, name, strlen(name));
         if (n == NULL) {
-            free(t);
+            ev_free_str(ev, t);
             return CEB_ENOMEM;
         }
         x = &ev->ext[ev->n_ext++];
         x->name = n;
         x->text = NULL;
     }
-    free(x->text);
+    ev_free_str(ev, x->text);
     x->text = t;
     x->len = len;
     x->type = type;
