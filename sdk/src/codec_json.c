@@ -589,6 +589,33 @@ static bool fast_ascii(const char *p, size_t n)
     return (acc & 0x8080808080808080ull) == 0;
 }
 
+/* 1 for '"', '\\' and the control characters (< 0x20). */
+static const unsigned char special[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+/* The index of the first special byte at or after p[i], or n; eight bytes
+   at a time while there are as many. */
+static inline size_t scan_plain(const char *p, size_t i, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
+            break;
+    }
+    while (i < n && !special[(unsigned char)p[i]])
+        i++;
+    return i;
+}
+
 static size_t fast_ws(const char *p, size_t i, size_t n)
 {
     while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\t' || p[i] == '\r'))
@@ -613,6 +640,9 @@ static size_t fast_string(const char *p, size_t i, size_t n, bool *esc)
 {
     *esc = false;
     for (i++; i < n; i++) {
+        i = scan_plain(p, i, n);
+        if (i >= n)
+            return FAST_NO;
         unsigned char c = (unsigned char)p[i];
         if (c == '"')
             return i + 1;
@@ -1023,23 +1053,10 @@ bool ceb_codec_json_is_event(const void *buf, size_t len)
 
 /* ---- encode ------------------------------------------------------------- */
 
-/* 1 for the bytes ceb_json_quote() escapes: '"', '\\' and controls. */
-static const unsigned char enc_escapes[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-};
-
 /* ceb_json_quote(), with the common case (nothing to escape) as one copy. */
 static int enc_quote(ceb_buf *out, const char *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len && !enc_escapes[(unsigned char)s[i]])
-        i++;
-    if (i < len)
+    if (scan_plain(s, 0, len) < len)
         return ceb_json_quote(out, s, len);
     int rc = ceb_buf_reserve(out, len + 2);
     if (rc < 0)

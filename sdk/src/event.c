@@ -81,10 +81,18 @@ static const char json_failed_marker;
 
 static int ctx_slot(const char *name, size_t len)
 {
-    for (int i = 0; i < CTX_N; i++)
-        if (strlen(ctx_names[i]) == len && memcmp(ctx_names[i], name, len) == 0)
-            return i;
-    return -1;
+    int i;
+    switch (len) {
+    case 2:  i = CTX_ID; break;
+    case 4:  i = name[1] == 'y' ? CTX_TYPE : CTX_TIME; break;
+    case 6:  i = CTX_SOURCE; break;
+    case 7:  i = CTX_SUBJECT; break;
+    case 10: i = CTX_DATASCHEMA; break;
+    case 11: i = CTX_SPECVERSION; break;
+    case 15: i = CTX_DATACONTENTTYPE; break;
+    default: return -1;
+    }
+    return memcmp(ctx_names[i], name, len) == 0 ? i : -1;
 }
 
 static char *dupn(const char *s, size_t n)
@@ -355,7 +363,17 @@ static int value_check(const char *name, ceb_attr_type type, const char *text, s
         if (rc < 0)
             return ceb_diag_set(d, CEB_EINVAL, "value of '%s' is not an Integer (int32): \"%.*s\"",
                                 name, (int)(len > 64 ? 64 : len), text);
-        snprintf(canon, 16, "%" PRId32, *i);
+        char digits[12], *q = digits + sizeof(digits);
+        uint32_t u = *i < 0 ? 0u - (uint32_t)*i : (uint32_t)*i;
+        do {
+            *--q = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        if (*i < 0)
+            *--q = '-';
+        size_t nd = (size_t)(digits + sizeof(digits) - q);
+        memcpy(canon, q, nd);
+        canon[nd] = '\0';
         return 0;
     }
     case CEB_ATTR_BOOLEAN:
@@ -366,7 +384,7 @@ static int value_check(const char *name, ceb_attr_type type, const char *text, s
         else
             return ceb_diag_set(d, CEB_EINVAL, "value of '%s' is not a Boolean (true or false): \"%.*s\"",
                                 name, (int)(len > 64 ? 64 : len), text);
-        snprintf(canon, 16, "%s", *b ? "true" : "false");
+        memcpy(canon, *b ? "true" : "false", *b ? 5 : 6);
         return 0;
     case CEB_ATTR_URI:
         if (!uri_ok(text, len))
