@@ -334,7 +334,12 @@ static void dispatch(ceb_runtime *rt, ceb__sinkq *q)
         rec->waiting = false;
         rec->qnext = NULL;
         if (!ceb__instance_running(sink)) {
-            outcome(rt, rec, CEB_OUTCOME_PERMANENT, CEB_ESHUTDOWN, 0, "sink is not running");
+            /* the core's own lifecycle (shutdown, reload), not the event's
+               fault: leave the message for redelivery, never dead-letter */
+            ceb__rt_log(rt, CEB_LOG_WARN, sink->component,
+                        "route %s: event %s: sink is not running; left for redelivery",
+                        rec->route->name, ceb_event_id(rec->ev) ? ceb_event_id(rec->ev) : "?");
+            finish(rt, rec, CEB_ESHUTDOWN);
             continue;
         }
         ceb_delivery *a = att_alloc(rt);

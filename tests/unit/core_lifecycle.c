@@ -227,9 +227,55 @@ static void test_dead_letter_after_dlq_removed(void **st)
     assert_int_equal(a.deliveries, 2);
     assert_int_equal(src.ack_status[0], CEB_ESHUTDOWN);   /* left for redelivery */
     assert_int_equal(d1.deliveries, 0);
-    assert_true(fx_log_contains(&w, "event e1: dead-letter write failed"));
-    assert_true(fx_log_contains(&w, "sink is not running"));
+    assert_true(fx_log_contains(&w, "route r: event e1: sink is not running; left for redelivery"));
     assert_int_equal(w.rt->nopen, 0);
+    fx_world_free(&w);
+}
+
+/*
+ * A plugin thread emits just before a reload replaces both its source and
+ * the route's sink; the emit is queued to the loop and routed through the
+ * old route after the old sink (idle) was stopped. "Sink is not running"
+ * is the core's own lifecycle, not the event's fault. Bug: it was a
+ * PERMANENT failure, so the event was dead-lettered and the message
+ * acknowledged; it must be left for redelivery (nack), like a shutdown.
+ */
+static void thread_emit(void *p)
+{
+    fx_src_cfg *s = p;
+    assert_int_equal(fx_emit1(s, "e1", "t", (void *)1), 0);
+}
+
+static void test_emit_racing_reload_is_not_dead_lettered(void **st)
+{
+    (void)st;
+    fx_world w;
+    fx_world_init(&w);
+    fx_src_cfg s1 = { .stop_waits_for_acks = true }, s2 = {0};
+    fx_sink_cfg a1 = { .mode = SINK_OK }, a2 = { .mode = SINK_OK }, d = { .mode = SINK_OK };
+    ceb_conf *c1 = fx_conf_new();
+    fx_add_source(c1, "in", &s1);
+    fx_add_sink(c1, "a", &a1, 0);
+    fx_add_sink(c1, "dlq", &d, 0);
+    fx_add_route(c1, "r", "in", TO_A, NULL, "dlq");
+    assert_int_equal(ceb_runtime_apply(w.rt, c1, NULL), 0);
+    settle(&w);
+    uv_thread_t th;
+    assert_int_equal(uv_thread_create(&th, thread_emit, &s1), 0);
+    uv_thread_join(&th);                        /* queued, not routed yet */
+
+    ceb_conf *c2 = fx_conf_new();
+    fx_add_instance(c2, CEB_ROLE_SOURCE, "in", &s2, "in-v2", 0);
+    fx_add_instance(c2, CEB_ROLE_SINK, "a", &a2, "a-v2", 0);
+    fx_add_sink(c2, "dlq", &d, 0);
+    fx_add_route(c2, "r", "in", TO_A, NULL, "dlq");
+    assert_int_equal(ceb_runtime_apply(w.rt, c2, NULL), 0);
+    FX_RUN_UNTIL(&w, s1.nacks == 1);
+    assert_true(a1.stopped);
+    assert_int_equal(s1.ack_status[0], CEB_ESHUTDOWN);   /* left for redelivery */
+    assert_int_equal(d.deliveries, 0);                   /* not dead-lettered */
+    assert_int_equal(a1.deliveries + a2.deliveries, 0);
+    FX_RUN_UNTIL(&w, s1.stopped);
     fx_world_free(&w);
 }
 
@@ -333,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_failed_reload_leaves_limits),
         cmocka_unit_test(test_dead_letter_after_dlq_replaced),
         cmocka_unit_test(test_dead_letter_after_dlq_removed),
+        cmocka_unit_test(test_emit_racing_reload_is_not_dead_lettered),
         cmocka_unit_test(test_complete_races_timeout),
         cmocka_unit_test(test_timer_deadline_saturates),
     };
