@@ -35,6 +35,11 @@ typedef struct ceb_main {
     const char *plugin_dir_opt;     /* --plugin-dir */
     char plugin_dir[PATH_MAX];
     bool log_level_opt, log_format_opt;
+    /* settings.log_level/log_format of the configuration being loaded:
+       applied only once that configuration is running */
+    bool want_level, want_format;
+    ceb_log_level level_setting;
+    ceb_log_format format_setting;
     int64_t drain_ms;
     int exit_code;
     int term_signals;
@@ -83,13 +88,26 @@ static int open_loader(ceb_main *m, const char *settings_dir, ceb_diag *d)
     return 0;
 }
 
+/* The loaded configuration is now the running one: its log settings apply
+   (not before: a reload that fails must leave the logging as it was). */
+static void apply_log_settings(ceb_main *m)
+{
+    if (m->want_level)
+        m->log.level = m->level_setting;
+    if (m->want_format)
+        m->log.format = m->format_setting;
+    m->want_level = m->want_format = false;
+}
+
 static int on_settings(void *arg, const ceb_conf_settings *s, ceb_diag *d)
 {
     ceb_main *m = arg;
-    if (!m->log_level_opt && s->log_level != NULL)
-        ceb_log_parse_level(s->log_level, &m->log.level);
-    if (!m->log_format_opt && s->log_format != NULL)
-        ceb_log_parse_format(s->log_format, &m->log.format);
+    m->want_level = !m->log_level_opt && s->log_level != NULL &&
+                    ceb_log_parse_level(s->log_level, &m->level_setting) == 0;
+    m->want_format = !m->log_format_opt && s->log_format != NULL &&
+                     ceb_log_parse_format(s->log_format, &m->format_setting) == 0;
+    if (m->rt == NULL)          /* first load: nothing running to keep */
+        apply_log_settings(m);
     return open_loader(m, s->plugin_dir, d);
 }
 
@@ -226,6 +244,7 @@ static void reload(ceb_main *m)
     log_errors(m, &errs);
     ceb_conf_errors_free(&errs);
     if (rc < 0) {
+        m->want_level = m->want_format = false;
         ceb_log_write(&m->log, CEB_LOG_ERROR, "core", NULL,
                       "reload failed; the running configuration is kept");
         return;
@@ -235,11 +254,13 @@ static void reload(ceb_main *m)
     ceb_diag_clear(&d);
     rc = ceb_runtime_apply(m->rt, c, &d);
     if (rc < 0) {
+        m->want_level = m->want_format = false;
         ceb_log_write(&m->log, CEB_LOG_ERROR, "core", NULL,
                       "reload failed: %s; the running configuration is kept",
                       d.message[0] ? d.message : ceb_strerror(rc));
         return;
     }
+    apply_log_settings(m);
     m->drain_ms = drain;
     ceb_log_write(&m->log, CEB_LOG_INFO, "core", NULL, "configuration reloaded");
 }
@@ -248,7 +269,10 @@ static void on_signal(void *arg, int signum)
 {
     ceb_main *m = arg;
     if (signum == SIGHUP) {
-        if (!ceb_runtime_shutting_down(m->rt))
+        if (ceb_runtime_shutting_down(m->rt))
+            ceb_log_write(&m->log, CEB_LOG_WARN, "core", NULL,
+                          "SIGHUP ignored: shutting down");
+        else
             reload(m);
         return;
     }

@@ -667,6 +667,71 @@ class TestCore(unittest.TestCase):
                          "an undelivered event was acknowledged")
         self.assertFalse([r for r in read_record(rec) if r[2] == "OK"])
 
+    def stuck_bridge(self, name, drain):
+        """gen -> a sink that holds every delivery for an hour."""
+        b = self.bridge(name)
+        acks, infl = b.path("acks"), b.path("inflight")
+        b.write("10.json", {
+            "settings": {"drain_timeout": drain},
+            "sources": {"g": {"plugin": "gen", "count": 5, "ack_log": acks}},
+            "sinks": {"stuck": {"plugin": "flaky", "delay": "1h", "inflight_record": infl}},
+            "routes": {"r": {"from": ["g"], "to": ["stuck"],
+                             "retry": {"attempts": 1, "timeout": "2h"}}}})
+        b.start()
+        wait_until(lambda: len(read_lines(infl)) >= 5, 30, "5 deliveries in flight", b)
+        return b, acks
+
+    def test_sighup_while_draining_is_logged_and_ignored(self):
+        """SIGHUP during the drain: no reload, a warning, the drain goes on."""
+        b, acks = self.stuck_bridge("hup-drain", "2s")
+        b.signal(signal.SIGTERM)
+        wait_until(lambda: "SIGTERM: draining" in b.log(), 10, "the drain to start", b)
+        b.signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP ignored: shutting down" in b.log(), 10,
+                   "the SIGHUP warning", b)
+        self.assertEqual(b.wait(2 + 10), 0, b.log_tail())
+        self.assertNotIn("reloading", b.log())
+        acked, _, _ = read_acks(acks)
+        self.assertFalse([a for a in acked if a[1] == 0],
+                         "an undelivered event was acknowledged")
+
+    def test_second_sigterm_exits_at_once(self):
+        """A second SIGTERM during a long drain exits 1 without waiting."""
+        b, acks = self.stuck_bridge("term2", "1h")
+        b.signal(signal.SIGTERM)
+        wait_until(lambda: "SIGTERM: draining" in b.log(), 10, "the drain to start", b)
+        b.signal(signal.SIGTERM)
+        self.assertEqual(b.wait(10), 1, b.log_tail())
+        self.assertIn("second SIGTERM: exiting immediately without draining", b.log())
+        acked, _, _ = read_acks(acks)
+        self.assertFalse([a for a in acked if a[1] == 0],
+                         "an undelivered event was acknowledged")
+
+    def test_failed_reload_keeps_log_settings(self):
+        """settings.log_format of a reload that fails does not take effect."""
+        b = self.bridge("hup-logfmt")
+        out = b.path("out.jsonl")
+        b.write("10.json", {
+            "sources": {"g": {"plugin": "gen", "count": 1000000, "interval": "10ms"}},
+            "sinks": {"o": {"plugin": "file", "path": out}},
+            "routes": {"r": {"from": ["g"], "to": ["o"]}}})
+        b.start()
+        wait_until(lambda: len(read_lines(out)) >= 5, 30, "first deliveries", b)
+        b.write("05-settings.json", {"settings": {"log_format": "json"}})
+        broken = b.write("90-broken.json", '{ "sinks": { "x": { "plugin": \n')
+        b.signal(signal.SIGHUP)
+        wait_until(lambda: "reload failed" in b.log(), 30, "the reload to fail", b)
+        failed = [ln for ln in b.log().splitlines() if "reload failed" in ln]
+        self.assertTrue(failed[0].startswith("ts="),
+                        "log format changed by a reload that failed: %s" % failed[0])
+        # a reload that succeeds applies it
+        os.unlink(broken)
+        b.signal(signal.SIGHUP)
+        wait_until(lambda: '"msg":"configuration reloaded"' in b.log(), 30,
+                   "JSON log lines after a good reload", b)
+        b.signal(signal.SIGTERM)
+        self.assertExitedCleanly(b, 30)
+
     # ------------------------------------------------------------------
     def backpressure(self, drive, n):
         b = self.bridge("bp-" + drive)
