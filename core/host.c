@@ -292,8 +292,7 @@ static bool refuse_shutdown(ceb_instance *inst, bool on_loop, const char *call)
 static int h_emit(ceb_instance *inst, ceb_event *const *events, size_t n, void *ack_token)
 {
     if (inst == NULL || events == NULL || n == 0) {
-        if (inst != NULL)
-            unref_all(events, n);
+        unref_all(events, n);   /* consumed on error too (host.h) */
         return CEB_EINVAL;
     }
     bool on_loop = ceb_xq_on_loop(&inst->rt->xq);

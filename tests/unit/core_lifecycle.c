@@ -342,6 +342,30 @@ static void test_complete_races_timeout(void **st)
 }
 
 /*
+ * emit() consumes the caller's references on success and on error
+ * (host.h). Bug: with a NULL instance it returned CEB_EINVAL and leaked
+ * the events (LeakSanitizer in the sanitizer build).
+ */
+static void test_emit_null_instance_consumes(void **st)
+{
+    (void)st;
+    fx_world w;
+    fx_world_init(&w);
+    fx_src_cfg src = {0};
+    fx_sink_cfg a = { .mode = SINK_OK };
+    ceb_conf *c = fx_conf_new();
+    fx_add_source(c, "in", &src);
+    fx_add_sink(c, "a", &a, 0);
+    fx_add_route(c, "r", "in", TO_A, NULL, NULL);
+    assert_int_equal(ceb_runtime_apply(w.rt, c, NULL), 0);
+    ceb_event *ev = fx_event("e", "t");
+    assert_int_equal(src.host->emit(NULL, &ev, 1, NULL), CEB_EINVAL);
+    ceb_event *ev2 = fx_event("e2", "t");
+    assert_int_equal(src.host->emit_dead_letter(NULL, ev2, "x", NULL), CEB_EINVAL);
+    fx_world_free(&w);
+}
+
+/*
  * A timer queue deadline "now + ms" must not wrap: a plugin asking for
  * UINT64_MAX ms (forever) got a timer that fired at once.
  */
@@ -381,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_dead_letter_after_dlq_removed),
         cmocka_unit_test(test_emit_racing_reload_is_not_dead_lettered),
         cmocka_unit_test(test_complete_races_timeout),
+        cmocka_unit_test(test_emit_null_instance_consumes),
         cmocka_unit_test(test_timer_deadline_saturates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
