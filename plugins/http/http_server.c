@@ -73,6 +73,8 @@ struct http_conn {
     bool in_handler;
     bool reading;
     bool too_many_headers;
+    bool lingering;              /* answered and shut down: draining what the client sends */
+    uv_shutdown_t shutdown;
     bool url_too_long;
     int phase;
     size_t writes;               /* uv_write requests in flight */
@@ -198,6 +200,44 @@ typedef struct write_req {
     char *data;
 } write_req;
 
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_timeout(uv_timer_t *t);
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    http_conn *c = req->data;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
+        conn_close(c);
+        return;
+    }
+    c->reading = true;
+}
+
+/*
+ * Lingering close (as nginx does): after a final answer, shut down our side
+ * and read and discard what the client still sends for a short while, so
+ * that closing with unread input does not reset the connection before the
+ * client has read the answer (413 on a large body, 431 on a header flood).
+ */
+static void conn_linger(http_conn *c)
+{
+    if (c->lingering || c->closing)
+        return;
+    c->lingering = true;
+    c->shutdown.data = c;
+    uint64_t ms = c->l->lim.header_timeout_ms;
+    uv_timer_start(&c->timer, on_timeout, ms > 0 && ms < 2000 ? ms : 2000, 0);
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
+        conn_close(c);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     write_req *w = (write_req *)req;
@@ -207,8 +247,10 @@ static void on_written(uv_write_t *req, int status)
     c->writes--;
     if (c->closing)
         return;
-    if (status < 0 || (c->close_after && c->writes == 0))
+    if (status < 0)
         conn_close(c);
+    else if (c->close_after && c->writes == 0)
+        conn_linger(c);
 }
 
 static void conn_write(http_conn *c, ceb_buf *b)
@@ -282,6 +324,10 @@ static void on_timeout(uv_timer_t *t)
     http_conn *c = t->data;
     if (c->closing)
         return;
+    if (c->lingering) {
+        conn_close(c);
+        return;
+    }
     if (c->phase == PH_HEADERS || c->phase == PH_BODY) {
         c->answered = true;
         conn_send_error(c, 408, false, NULL, c->phase == PH_HEADERS ?
@@ -496,7 +542,7 @@ static int on_headers_complete(http_parser *p)
         if (body_follows(c)) {
             c->close_after = true;
             if (c->writes == 0)
-                conn_close(c);
+                conn_linger(c);
             return -1;
         }
         return 0;
@@ -634,7 +680,7 @@ static void conn_feed(http_conn *c, const char *data, size_t n)
         if (c->answered || c->close_after) {   /* we stopped it after answering */
             c->close_after = true;
             if (c->writes == 0)
-                conn_close(c);
+                conn_linger(c);
             return;
         }
         int status = e == HPE_HEADER_OVERFLOW ? 431 : 400;
@@ -661,6 +707,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
         return;
     }
+    if (c->lingering || c->close_after)
+        return;                       /* discard */
     if (nread > 0)
         conn_feed(c, c->rbuf, (size_t)nread);
 }
