@@ -2,17 +2,21 @@
  * kafka source: a consumer-group member that commits only what the core has
  * finished with, in order per partition.
  *
- * Auto commit and auto offset store are off. Every message emitted gets a
- * record in its partition's window (offset order). ack(status 0) marks the
- * record done; the head of the window advances over done records and the
- * partition's commit point becomes (last done offset + 1), so a later offset
- * is never committed before an earlier one finished. Commit points are
+ * Auto commit and auto offset store are off. Messages are emitted in
+ * batches: a run of consecutive messages of one partition (up to
+ * KS_BATCH_MAX, never across a loop turn, a rebalance or a dead letter) is
+ * one emit() with one ack token, a record covering the offsets
+ * [first, last] in its partition's window (offset order). ack(status 0)
+ * marks the record done; the head of the window advances over done records
+ * and the partition's commit point becomes (last done offset + 1), so a
+ * later offset is never committed before an earlier one finished. Commit points are
  * committed (asynchronously, explicit offsets) every `commit_interval`, for
  * revoked partitions in the rebalance callback, and at shutdown.
  *
- * ack(status < 0) (the core could not deliver nor dead-letter): the partition
- * is paused, and once every record of its window is resolved it is rewound
- * (seek) to the first failed offset after `rewind_backoff`, then resumed.
+ * ack(status < 0) (the core could not deliver nor dead-letter some event of
+ * the batch): the partition is paused, and once every record of its window
+ * is resolved it is rewound (seek) to the first offset of the first failed
+ * record after `rewind_backoff`, then resumed.
  * Messages that arrive for a partition being rewound are dropped: they come
  * again after the seek. Duplicates only ever concern uncommitted messages.
  *
@@ -87,10 +91,13 @@ static const ceb_option kafka_source_options[] = {
 
 struct ks_part;
 
-/* One emitted message, the ack token. */
+/* Most events in one emit() (one ack token). */
+#define KS_BATCH_MAX 512
+
+/* One emitted batch (a run of messages of one partition), the ack token. */
 typedef struct ks_rec {
     struct ks_part *p;
-    int64_t offset;
+    int64_t first, last; /* offsets of its first and last message */
     bool done, failed;
     struct ks_rec *next;
 } ks_rec;
@@ -100,7 +107,7 @@ typedef struct ks_part {
     int32_t partition;
     ks_rec *head, *tail;   /* window, offset order */
     size_t nrec;
-    size_t unresolved;     /* records not yet acked */
+    size_t unresolved;     /* records (batches) not yet acked */
     int64_t commit_at;     /* offset to commit (next to read), -1: nothing done yet */
     int64_t committed;     /* last commit sent, -1: none */
     bool revoked;          /* detached: acks are ignored, freed when nrec == 0 */
@@ -123,7 +130,10 @@ typedef struct kafka_source {
     ks_part *parts;        /* assigned */
     ks_part *detached;     /* revoked, records still out */
     ks_part *last;         /* lookup cache */
-    size_t unresolved;     /* over every partition */
+    size_t unresolved;     /* records over every partition */
+    ks_rec *open;          /* the batch being filled (in its window, not emitted) */
+    ceb_event *batch[KS_BATCH_MAX];
+    size_t nbatch;
     bool backpressure;     /* the core asked us to pause: stop draining the queue */
     bool hard_paused;      /* ... and it lasted: partitions paused in librdkafka */
     uint64_t bp_since;     /* loop time of pause() */
@@ -313,11 +323,12 @@ static void kafka_source_ack(void *state, void *token, int status)
         return;
     }
     if (r->failed && !s->stopping) {
-        if (!p->rewinding || r->offset < p->rewind_to)
-            p->rewind_to = r->offset;
+        if (!p->rewinding || r->first < p->rewind_to)
+            p->rewind_to = r->first;
         if (!p->rewinding) {
-            CEB_LOG_W(&s->ctx, "%s[%" PRId32 "] offset %" PRId64 " not delivered; the partition "
-                      "will be re-read from there", p->topic, p->partition, r->offset);
+            CEB_LOG_W(&s->ctx, "%s[%" PRId32 "] offsets %" PRId64 "..%" PRId64 " not delivered; "
+                      "the partition will be re-read from there", p->topic, p->partition,
+                      r->first, r->last);
             p->rewinding = true;
             p->paused = true;
             ks_pause_one(s, p, true);
@@ -328,7 +339,7 @@ static void kafka_source_ack(void *state, void *token, int status)
     /* advance over the done prefix */
     while (p->head != NULL && p->head->done) {
         ks_rec *h = p->head;
-        p->commit_at = h->offset + 1;
+        p->commit_at = h->last + 1;
         p->head = h->next;
         if (p->head == NULL)
             p->tail = NULL;
@@ -386,7 +397,67 @@ static void ks_count(kafka_source *s, ceb_metric *m)
         s->ctx.host->metric_add(m, NULL, 1);
 }
 
-/* Turn one record into an event and emit it (or dead-letter it). */
+/* A new record at the tail of p's window, unresolved until its ack. */
+static ks_rec *ks_rec_new(kafka_source *s, ks_part *p, int64_t offset)
+{
+    ks_rec *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->p = p;
+    r->first = r->last = offset;
+    if (p->tail != NULL)
+        p->tail->next = r;
+    else
+        p->head = r;
+    p->tail = r;
+    p->nrec++;
+    p->unresolved++;
+    s->unresolved++;
+    return r;
+}
+
+/* Emit the batch being filled, if any. */
+static void ks_flush(kafka_source *s)
+{
+    ks_rec *r = s->open;
+    if (r == NULL)
+        return;
+    size_t n = s->nbatch;
+    s->open = NULL;
+    s->nbatch = 0;
+    int rc = s->ctx.host->emit(s->ctx.inst, s->batch, n, r);
+    if (rc < 0) /* no ack will come: resolve it as not delivered */
+        kafka_source_ack(s, r, rc);
+}
+
+/* False only when the record cannot be a CloudEvent (no ce_ headers, no
+   structured or other event content-type, and the value cannot be a JSON
+   object with a "specversion" member, which it would name literally or
+   through an escape): such records are wrapped without a JSON parse. */
+static bool ks_maybe_event(const ceb_kafka_header *hv, size_t nh, const rd_kafka_message_t *m)
+{
+    if (ceb_kafka_classify(hv, nh) != CEB_KAFKA_MODE_BINARY || ceb_kafka_is_binary_event(hv, nh))
+        return true;
+    if (m->payload == NULL)
+        return false;
+    const char *v = m->payload;
+    if (memchr(v, '\\', m->len) != NULL)
+        return true;
+    static const char name[] = "specversion";
+    const size_t nl = sizeof name - 1;
+    for (size_t i = 0; i + nl <= m->len; i++) {
+        const char *q = memchr(v + i, 's', m->len - nl - i + 1);
+        if (q == NULL)
+            break;
+        i = (size_t)(q - v);
+        if (memcmp(q, name, nl) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Turn one record into an event and add it to the open batch (or
+   dead-letter it on its own). */
 static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -424,8 +495,11 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
                          .default_type = s->b_type.data};
     ceb_diag d = {0};
     ceb_event *ev = NULL;
-    rc = ceb_kafka_decode(&km, s->cfg.key_to_partitionkey ? CEB_KAFKA_KEY_TO_PARTITIONKEY : 0,
-                          &o, &ev, NULL, &d);
+    if (ks_maybe_event(hv, nh, m))
+        rc = ceb_kafka_decode(&km, s->cfg.key_to_partitionkey ? CEB_KAFKA_KEY_TO_PARTITIONKEY : 0,
+                              &o, &ev, NULL, &d);
+    else
+        rc = CEB_EDECODE; /* what the decode would say, without parsing the value */
     char reason[700];
     bool dead = false;
     if (rc == 0 && o.repaired != 0) {
@@ -465,25 +539,26 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
                   m->partition, m->offset, d.message[0] ? d.message : ceb_strerror(rc));
         return;
     }
-    ks_rec *r = calloc(1, sizeof *r);
-    if (r == NULL) {
+    if (dead) {
+        ks_flush(s); /* keeps the window in offset order */
+        ks_rec *r = ks_rec_new(s, p, m->offset);
+        if (r == NULL) {
+            ceb_event_unref(ev);
+            return;
+        }
+        rc = s->ctx.host->emit_dead_letter(s->ctx.inst, ev, reason, r);
+        if (rc < 0)
+            kafka_source_ack(s, r, rc);
+        return;
+    }
+    if (s->open != NULL && (s->open->p != p || s->nbatch == KS_BATCH_MAX))
+        ks_flush(s);
+    if (s->open == NULL && (s->open = ks_rec_new(s, p, m->offset)) == NULL) {
         ceb_event_unref(ev);
         return;
     }
-    r->p = p;
-    r->offset = m->offset;
-    if (p->tail != NULL)
-        p->tail->next = r;
-    else
-        p->head = r;
-    p->tail = r;
-    p->nrec++;
-    p->unresolved++;
-    s->unresolved++;
-    rc = dead ? s->ctx.host->emit_dead_letter(s->ctx.inst, ev, reason, r)
-              : s->ctx.host->emit(s->ctx.inst, &ev, 1, r);
-    if (rc < 0) /* no ack will come: resolve it as not delivered */
-        kafka_source_ack(s, r, rc);
+    s->open->last = m->offset;
+    s->batch[s->nbatch++] = ev;
 }
 
 static void kafka_source_serve(void *arg);
@@ -514,8 +589,9 @@ static void kafka_source_serve(void *arg)
         }
         rd_kafka_message_destroy(m);
         if (s->rk == NULL || s->finished)
-            return;
+            return; /* only while stopping: no batch is open then */
     }
+    ks_flush(s);
     /* the io event fires only on empty -> non-empty: keep going while busy */
     bool busy = budget < 0 && !s->backpressure;
     if (busy != s->more_active && s->more_open) {
@@ -581,6 +657,7 @@ static void ks_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     kafka_source *s = opaque;
+    ks_flush(s); /* the open batch belongs to the assignment being changed */
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *e = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -838,7 +915,7 @@ static void kafka_source_stop(void *state)
         s->more_active = false;
     }
     ks_pause_all(s, true);
-    CEB_LOG_I(&s->ctx, "stopping: %zu message(s) in flight", s->unresolved);
+    CEB_LOG_I(&s->ctx, "stopping: %zu batch(es) in flight", s->unresolved);
     s->qw.closed = ks_qw_closed;
     ks_maybe_close(s);
 }

@@ -101,11 +101,17 @@ static void test_decode_kinds_and_commit(void **state)
                 "{\"specversion\":\"1.0\",\"type\":\"t.out\",\"source\":\"\",\"id\":\"o1\"}",
                 NULL);
     kfx_produce(f, "in", 0, "k4", "plain text", NULL);
+    /* "specversion" spelled with an escape is still a CloudEvent-shaped value */
+    kfx_produce(f, "in", 0, NULL,
+                "{\"\\u0073pecversion\":\"1.0\",\"type\":\"t.esc\",\"source\":\"/e\","
+                "\"id\":\"e1\"}", NULL);
+    /* JSON without specversion: wrapped, not parsed as an event */
+    kfx_produce(f, "in", 0, NULL, "{\"seq\":1,\"version\":\"spec\"}", NULL);
 
     ceb_testhost_inst *ti = source(f, "kin", "\"topics\": [\"in\"], \"group\": \"g1\", "
                                              "\"defaults\": {\"subject\": \"{topic}/{offset}\"}",
                                    true);
-    wait_emitted(f, ti, 4);
+    wait_emitted(f, ti, 6);
     const ceb_event *e = ceb_testhost_emitted(ti, 0);
     assert_string_equal(ceb_event_id(e), "b1");
     assert_string_equal(ceb_event_get(e, "partitionkey"), "k1");
@@ -125,9 +131,17 @@ static void test_decode_kinds_and_commit(void **state)
     const void *data = ceb_event_data(e, &len);
     assert_int_equal(len, 10);
     assert_memory_equal(data, "plain text", 10);
+    e = ceb_testhost_emitted(ti, 4);
+    assert_string_equal(ceb_event_id(e), "e1");
+    assert_string_equal(ceb_event_type(e), "t.esc");
+    e = ceb_testhost_emitted(ti, 5);
+    assert_string_equal(ceb_event_type(e), "dev.cebridge.kafka.message");
+    data = ceb_event_data(e, &len);
+    assert_int_equal(len, 26);
+    assert_memory_equal(data, "{\"seq\":1,\"version\":\"spec\"}", 26);
     assert_int_equal(ceb_testhost_stop(ti, 20000), 0);
     ceb_testhost_destroy(ti);
-    assert_int_equal(committed(f, "g1", "in", 0), 4);
+    assert_int_equal(committed(f, "g1", "in", 0), 6);
 }
 
 /* strict: the empty source goes to the dead letter and is committed once
@@ -153,36 +167,77 @@ static void test_strict_dead_letter(void **state)
     assert_int_equal(committed(f, "g2", "outbox", 0), 1);
 }
 
-/* Offsets are committed in order: a failed message is not committed, the
-   partition is re-read from it, and at stop only the finished prefix counts. */
+static void assert_data(ceb_testhost_inst *ti, size_t i, const char *want)
+{
+    size_t len;
+    const char *d = ceb_event_data(ceb_testhost_emitted(ti, i), &len);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(d, want, len);
+}
+
+/* Offsets are committed in order: a failed batch is not committed, the
+   partition is re-read from its first offset, and at stop only the finished
+   prefix counts. Each message is produced after the previous one was
+   emitted, so each is a batch of its own. */
 static void test_ordered_commit_and_rewind(void **state)
 {
     kfx *f = *state;
     kfx_topic(f, "ord", 1);
-    for (int i = 0; i < 3; i++) {
-        char v[16];
-        snprintf(v, sizeof v, "m%d", i);
-        kfx_produce(f, "ord", 0, "k", v, NULL);
-    }
     ceb_testhost_inst *ti = source(f, "kin", "\"topics\": [\"ord\"], \"group\": \"g3\", "
                                              "\"rewind_backoff\": \"10ms\"", false);
-    wait_emitted(f, ti, 3);
+    for (size_t i = 0; i < 3; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "m%zu", i);
+        kfx_produce(f, "ord", 0, "k", v, NULL);
+        wait_emitted(f, ti, i + 1);
+    }
+    assert_int_equal(ceb_testhost_batches(ti), 3);
     assert_int_equal(ceb_testhost_ack_next(ti, 1, 0), 1);       /* m0 done */
     assert_int_equal(ceb_testhost_ack_next(ti, 1, CEB_EIO), 1); /* m1 failed */
     assert_int_equal(ceb_testhost_ack_next(ti, 1, 0), 1);       /* m2 done, after a failure */
     wait_emitted(f, ti, 5); /* m1 and m2 again */
-    size_t len;
-    const char *d3 = ceb_event_data(ceb_testhost_emitted(ti, 3), &len);
-    assert_int_equal(len, 2);
-    assert_memory_equal(d3, "m1", 2);
-    const char *d4 = ceb_event_data(ceb_testhost_emitted(ti, 4), &len);
-    assert_memory_equal(d4, "m2", 2);
+    assert_data(ti, 3, "m1");
+    assert_data(ti, 4, "m2");
     /* m1 not done yet: only m0 may be committed */
     assert_int_equal(ceb_testhost_ack_next(ti, 1, CEB_ECANCELED), 1);
-    assert_int_equal(ceb_testhost_ack_next(ti, 1, 0), 1);
+    ceb_testhost_ack_pending(ti, 0);
     assert_int_equal(ceb_testhost_stop(ti, 20000), 0);
     ceb_testhost_destroy(ti);
     assert_int_equal(committed(f, "g3", "ord", 0), 1);
+}
+
+/* Messages already waiting are emitted many per batch (a run of one
+   partition's messages in one loop turn); a failed batch is re-read whole
+   from its first offset; the commit covers every batch. */
+static void test_batches_fail_and_commit_whole(void **state)
+{
+    kfx *f = *state;
+    kfx_topic(f, "bat", 1);
+    enum { N = 40 };
+    for (int i = 0; i < N; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "b%d", i);
+        kfx_produce(f, "bat", 0, NULL, v, NULL);
+    }
+    ceb_testhost_inst *ti = source(f, "kin", "\"topics\": [\"bat\"], \"group\": \"g5\", "
+                                             "\"rewind_backoff\": \"10ms\"", false);
+    wait_emitted(f, ti, N);
+    /* how many batches depends on how fast librdkafka queues the fetched
+       messages; whatever the split, the first batch starts at offset 0 */
+    assert_true(ceb_testhost_batches(ti) >= 1 && ceb_testhost_batches(ti) <= N);
+    /* fail the first batch, finish the others: everything is read again */
+    assert_int_equal(ceb_testhost_ack_next(ti, 1, CEB_EIO), 1);
+    ceb_testhost_ack_pending(ti, 0);
+    wait_emitted(f, ti, 2 * N);
+    for (int i = 0; i < N; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "b%d", i);
+        assert_data(ti, (size_t)(N + i), v);
+    }
+    ceb_testhost_ack_pending(ti, 0);
+    assert_int_equal(ceb_testhost_stop(ti, 20000), 0);
+    ceb_testhost_destroy(ti);
+    assert_int_equal(committed(f, "g5", "bat", 0), N);
 }
 
 /* Per-key order over 3 partitions, backpressure pause/resume in between. */
@@ -245,6 +300,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_strict_dead_letter, kfx_setup, kfx_teardown),
         cmocka_unit_test_setup_teardown(test_ordered_commit_and_rewind, kfx_setup, kfx_teardown),
         cmocka_unit_test_setup_teardown(test_keys_in_order_with_pause, kfx_setup, kfx_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_fail_and_commit_whole, kfx_setup,
+                                        kfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
