@@ -185,11 +185,8 @@ static int source_check(void *arg, const http_req *req, http_reply *reply)
         reply_error(reply, 415, NULL, msg, NULL);
         return 415;
     }
-    if (s->paused) {
-        reply_error(reply, 429, s->retry_after, "backpressure: the routes are full, retry later",
-                    NULL);
-        return 429;
-    }
+    /* Backpressure (429) is answered once the body is read (source_handle), so that
+       the connection stays open for the caller's retry. */
     return 0;
 }
 
