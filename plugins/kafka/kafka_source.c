@@ -734,6 +734,14 @@ static int kafka_source_create(ceb_instance *inst, const ceb_host *host, const v
         {"enable.auto.offset.store", "false"},
         {"auto.offset.reset", "earliest"},
         {"log.queue", "true"},
+        /* librdkafka 2.0 counts every partition's prefetch on the shared
+           consumer queue: at queued.min.messages (default 100000) all fetching
+           stops and resumes only when a broker thread wakes up for another
+           reason, up to 1 s later, by which time the loop has drained the
+           queue. A larger default keeps a backlog flowing (400k-record
+           backlog: 128k -> 206-287k events/s; peak RSS 63 -> 160 MB).
+           Overridable through `librdkafka`. */
+        {"queued.min.messages", "300000"},
     };
     for (size_t i = 0; rc == 0 && i < sizeof fixed / sizeof fixed[0]; i++)
         rc = kafka_conf_set(conf, fixed[i][0], fixed[i][1], diag);
