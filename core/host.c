@@ -402,6 +402,11 @@ static int h_post(ceb_instance *inst, ceb_post_cb fn, void *arg)
     return 0;
 }
 
+static void **h_plugin_slot(ceb_instance *inst)
+{
+    return inst->pslot;
+}
+
 static const ceb_host host_table = {
     .abi = CEB_ABI_VERSION,
     .size = sizeof(ceb_host),
@@ -424,6 +429,7 @@ static const ceb_host host_table = {
     .complete = h_complete,
     .post = h_post,
     .emit_dead_letter = h_emit_dead_letter,
+    .plugin_slot = h_plugin_slot,
 };
 
 const ceb_host *ceb__host_table(void)

@@ -37,7 +37,11 @@ int ceb__instance_new(ceb_runtime *rt, const ceb_host *host, ceb__confref *cr,
     inst->name = strdup(ci->name);
     size_t clen = strlen(ci->name) + 8;
     inst->component = malloc(clen);
-    if (inst->name == NULL || inst->component == NULL) {
+    /* the plugin's slot (host->plugin_slot), shared by its instances */
+    if (ci->plugin != NULL && ci->plugin->name != NULL)
+        inst->pslot = ceb__runtime_plugin_slot(rt, ci->plugin->name);
+    if (inst->name == NULL || inst->component == NULL ||
+        (ci->plugin != NULL && ci->plugin->name != NULL && inst->pslot == NULL)) {
         free(inst->name);
         free(inst->component);
         free(inst);

@@ -67,6 +67,9 @@ struct ceb_instance {
     /* host timers (struct ceb_timer list) */
     struct ceb_timer *timers;
 
+    /* host->plugin_slot(): the runtime's slot of this plugin (runtime.h) */
+    void **pslot;
+
     struct ceb_instance *next;       /* runtime's list */
     struct ceb_instance *next_destroy;
 };

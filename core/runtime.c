@@ -316,6 +316,29 @@ int ceb_runtime_new(const ceb_runtime_opts *opts, ceb_runtime **out)
     return 0;
 }
 
+/* One plugin's host->plugin_slot() (runtime.h). */
+typedef struct ceb__pslot {
+    struct ceb__pslot *next;
+    void *value;
+    char name[];
+} ceb__pslot;
+
+void **ceb__runtime_plugin_slot(ceb_runtime *rt, const char *plugin)
+{
+    for (ceb__pslot *p = rt->pslots; p != NULL; p = p->next)
+        if (strcmp(p->name, plugin) == 0)
+            return &p->value;
+    size_t len = strlen(plugin);
+    ceb__pslot *p = malloc(sizeof(*p) + len + 1);
+    if (p == NULL)
+        return NULL;
+    p->value = NULL;
+    memcpy(p->name, plugin, len + 1);
+    p->next = rt->pslots;
+    rt->pslots = p;
+    return &p->value;
+}
+
 static void close_cb(uv_handle_t *h)
 {
     ceb_runtime *rt = h->data;
@@ -359,6 +382,11 @@ void ceb_runtime_free(ceb_runtime *rt)
         ceb__message *m = rt->free_msgs;
         rt->free_msgs = m->next;
         free(m);
+    }
+    while (rt->pslots != NULL) {   /* their content is the plugins' (host.h) */
+        ceb__pslot *p = rt->pslots;
+        rt->pslots = p->next;
+        free(p);
     }
 }
 

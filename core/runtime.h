@@ -120,6 +120,9 @@ struct ceb_runtime {
     struct ceb_delivery *free_atts; size_t nfree_atts;
     struct ceb__message *free_msgs; size_t nfree_msgs;
 
+    /* per-plugin slots of host->plugin_slot(), kept across reloads */
+    struct ceb__pslot *pslots;
+
     /* core metrics */
     ceb_metric *m_received, *m_routed, *m_filtered, *m_deliveries, *m_retries,
                *m_dead_lettered, *m_inflight, *m_filter_errors, *m_latency;
@@ -144,6 +147,9 @@ void ceb__runtime_instance_stopped(ceb_runtime *rt, ceb_instance *inst);
 void ceb__runtime_check(ceb_runtime *rt);
 /* A uniform 64-bit random value (xorshift64*). */
 uint64_t ceb__runtime_rand(ceb_runtime *rt);
+/* The slot of plugin `plugin` (by name; created NULL on first use, freed
+   with the runtime; what it holds is the plugin's). NULL on ENOMEM. */
+void **ceb__runtime_plugin_slot(ceb_runtime *rt, const char *plugin);
 /* Log with component, printf-style. */
 void ceb__rt_log(ceb_runtime *rt, ceb_log_level lvl, const char *component, const char *fmt, ...)
     CEB_ATTR_PRINTF(4, 5);

@@ -65,6 +65,17 @@ extern const ceb_sink_ops http_sink_ops;
 
 typedef struct http_route http_route;
 typedef struct http_reply http_reply;
+typedef struct http_registry http_registry;
+
+/*
+ * The host's listeners of this plugin, kept in host->plugin_slot(`slot`):
+ * acquire creates it when the slot is NULL and counts the caller as a user;
+ * release drops a user and, with the last, frees it and sets the slot back
+ * to NULL (plugin_slot's contract). Returns 0 or CEB_ENOMEM.
+ * Thread: loop.
+ */
+int  http_registry_acquire(void **slot, http_registry **out);
+void http_registry_release(void **slot);
 
 /* A parsed request as a route sees it; everything borrowed for the call. */
 typedef struct http_req {
@@ -105,14 +116,14 @@ typedef struct http_route_ops {
 
 /*
  * Attach a route (`path`) on the listener for `listen` ("host:port",
- * "[v6]:port"), opening the listener when this loop has none for that
- * address. Several routes share one listener; a second route on the same
+ * "[v6]:port"), opening the listener when `reg` has none for that
+ * address on this loop. Several routes share one listener; a second route on the same
  * path shadows the first until it detaches (make-before-break on reload).
  * `bound` gets the actual "host:port" (useful with port 0).
  * Returns 0, CEB_EINVAL (bad address; `d`), a libuv error (bind/listen; `d`).
  * Thread: loop.
  */
-int http_route_attach(uv_loop_t *loop, const char *listen, const http_limits *lim,
+int http_route_attach(http_registry *reg, uv_loop_t *loop, const char *listen, const http_limits *lim,
                       const char *path, uint64_t max_body, const http_route_ops *ops,
                       void *arg, http_route **out, char *bound, size_t boundsz, ceb_diag *d);
 

@@ -5,13 +5,13 @@
  * connection cap, and listeners shared by several source instances.
  *
  * Shared listeners. Several source instances may serve different paths on
- * one address. Instances are separate states, so the listeners live in a
- * registry `listeners` below: the ONE piece of mutable static state in the
- * plugin (the house style forbids it elsewhere). It is only touched on the
- * loop thread (every plugin callback runs there) and is keyed by (loop,
- * address), so two hosts in one process never share a listener.
- * SO_REUSEPORT was rejected: the kernel would spread connections over the
- * instances regardless of the path.
+ * one address. Instances are separate states, so the open listeners live in
+ * a registry (http_registry) that the sources keep in the host's per-plugin
+ * slot (host->plugin_slot()): one registry per host, so two hosts in one
+ * process never share a listener, and no global mutable state. It is only
+ * touched on the loop thread (every plugin callback runs there); the last
+ * source to be destroyed frees it. SO_REUSEPORT was rejected: the kernel
+ * would spread connections over the instances regardless of the path.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -38,8 +38,14 @@ struct http_route {
     void *arg;
 };
 
+struct http_registry {
+    http_listener *listeners;    /* open (or closing) listeners of this host */
+    size_t users;                /* source instances holding it */
+};
+
 struct http_listener {
     http_listener *next;
+    http_registry *reg;          /* NULL when not registered (a failed bind) */
     uv_loop_t *loop;
     char key[128];
     uv_tcp_t tcp;
@@ -97,10 +103,63 @@ struct http_reply {
     bool keep_alive;
 };
 
-/* The registry of listeners (see the file comment): loop thread only. */
-static http_listener *listeners;
+static int on_message_begin(http_parser *p);
+static int on_url(http_parser *p, const char *at, size_t len);
+static int on_header_field(http_parser *p, const char *at, size_t len);
+static int on_header_value(http_parser *p, const char *at, size_t len);
+static int on_headers_complete(http_parser *p);
+static int on_body(http_parser *p, const char *at, size_t len);
+static int on_message_complete(http_parser *p);
 
-static http_parser_settings parser_settings;
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- the registry (host->plugin_slot) ---------------------------------- */
+
+int http_registry_acquire(void **slot, http_registry **out)
+{
+    http_registry *reg = *slot;
+    if (reg == NULL) {
+        if ((reg = calloc(1, sizeof *reg)) == NULL)
+            return CEB_ENOMEM;
+        *slot = reg;
+    }
+    reg->users++;
+    *out = reg;
+    return 0;
+}
+
+void http_registry_release(void **slot)
+{
+    http_registry *reg = *slot;
+    if (reg == NULL || --reg->users > 0)
+        return;
+    /* Every listener closed before its last source stopped; one still here
+       (a source destroyed without stopping) forgets the registry. */
+    for (http_listener *l = reg->listeners; l != NULL; l = l->next)
+        l->reg = NULL;
+    free(reg);
+    *slot = NULL;
+}
+
+static void registry_unlink(http_listener *l)
+{
+    if (l->reg == NULL)
+        return;
+    for (http_listener **pp = &l->reg->listeners; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    l->reg = NULL;
+}
 
 /* ---- status texts ------------------------------------------------------ */
 
@@ -135,11 +194,7 @@ static void listener_handle_closed(http_listener *l)
 {
     if (--l->handles > 0 || !l->closing)
         return;
-    for (http_listener **pp = &listeners; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == l) {
-            *pp = l->next;
-            break;
-        }
+    registry_unlink(l);
     void (*done)(void *) = l->done;
     void *arg = l->done_arg;
     free(l);
@@ -865,19 +920,7 @@ static void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n
 
 /* ---- routes ------------------------------------------------------------ */
 
-static void settings_init(void)
-{
-    /* Idempotent and constant: the same values every time (loop thread). */
-    parser_settings.on_message_begin = on_message_begin;
-    parser_settings.on_url = on_url;
-    parser_settings.on_header_field = on_header_field;
-    parser_settings.on_header_value = on_header_value;
-    parser_settings.on_headers_complete = on_headers_complete;
-    parser_settings.on_body = on_body;
-    parser_settings.on_message_complete = on_message_complete;
-}
-
-int http_route_attach(uv_loop_t *loop, const char *listen, const http_limits *lim,
+int http_route_attach(http_registry *reg, uv_loop_t *loop, const char *listen, const http_limits *lim,
                       const char *path, uint64_t max_body, const http_route_ops *ops,
                       void *arg, http_route **out, char *bound, size_t boundsz, ceb_diag *d)
 {
@@ -885,14 +928,13 @@ int http_route_attach(uv_loop_t *loop, const char *listen, const http_limits *li
     int rc = parse_listen(listen, &ss, d);
     if (rc < 0)
         return rc;
-    settings_init();
     bool ephemeral = (ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port) == 0;
     char key[128];
     sockaddr_text(&ss, key, sizeof key);   /* canonical: "localhost:80" == "127.0.0.1:80" */
     http_listener *l = NULL;
     if (!ephemeral)
-        for (l = listeners; l != NULL; l = l->next)
+        for (l = reg->listeners; l != NULL; l = l->next)
             if (l->loop == loop && !l->closing && strcmp(l->key, key) == 0)
                 break;
     http_route *r = calloc(1, sizeof *r);
@@ -919,10 +961,9 @@ int http_route_attach(uv_loop_t *loop, const char *listen, const http_limits *li
         if ((rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, 0)) < 0 ||
             (rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) < 0) {
             ceb_diag_set_field(d, rc, "listen", "cannot listen on %s: %s", listen, uv_strerror(rc));
-            /* Closing needs a loop turn: hand the listener to the registry as closing. */
+            /* Closing needs a loop turn; the listener was never registered and
+               frees itself in the close callback. */
             l->closing = true;
-            l->next = listeners;
-            listeners = l;
             uv_close((uv_handle_t *)&l->tcp, listener_closed_cb);
             free(r->path);
             free(r);
@@ -936,8 +977,9 @@ int http_route_attach(uv_loop_t *loop, const char *listen, const http_limits *li
             sockaddr_text(&got, bound, boundsz);
             sockaddr_text(&got, l->key, sizeof l->key);   /* port 0: the port it got */
         }
-        l->next = listeners;
-        listeners = l;
+        l->reg = reg;
+        l->next = reg->listeners;
+        reg->listeners = l;
     } else {
         sockaddr_text(&ss, bound, boundsz);
     }

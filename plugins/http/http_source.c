@@ -17,6 +17,8 @@
 typedef struct http_source {
     ceb_ctx ctx;
     const struct http_source_config *cfg;
+    void **slot;               /* host->plugin_slot(): holds the listener registry */
+    http_registry *reg;
     http_route *route;
     char bound[96];
     int port;
@@ -413,12 +415,20 @@ static int source_create(ceb_instance *inst, const ceb_host *host, const void *c
     if (cfg->auth_hmac_header != NULL && strpbrk(cfg->auth_hmac_header, " :\r\n") != NULL)
         return ceb_diag_set_field(diag, CEB_ECONFIG, "auth.hmac.header",
                                   "not a header name: \"%s\"", cfg->auth_hmac_header);
+    if (!CEB_HOST_HAS(host, plugin_slot))
+        return ceb_diag_set(diag, CEB_ENOTSUP, "this cebridge has no host->plugin_slot(), "
+                            "which the http source needs to share listeners; upgrade cebridge");
     http_source *s = calloc(1, sizeof *s);
     if (s == NULL)
         return CEB_ENOMEM;
     s->ctx.host = host;
     s->ctx.inst = inst;
     s->cfg = cfg;
+    s->slot = host->plugin_slot(inst);
+    if (http_registry_acquire(s->slot, &s->reg) < 0) {
+        free(s);
+        return CEB_ENOMEM;
+    }
     int64_t ra = (cfg->retry_after + 999) / 1000;
     snprintf(s->retry_after, sizeof s->retry_after, "Retry-After: %lld\r\n",
              (long long)(ra < 1 ? 1 : ra));
@@ -438,7 +448,7 @@ static int source_start(void *state)
         .idle_timeout_ms = (uint64_t)cfg->idle_timeout,
     };
     ceb_diag d = {0};
-    int rc = http_route_attach(s->ctx.host->loop(s->ctx.inst), cfg->listen, &lim, cfg->path,
+    int rc = http_route_attach(s->reg, s->ctx.host->loop(s->ctx.inst), cfg->listen, &lim, cfg->path,
                                cfg->max_body, &source_route_ops, s, &s->route, s->bound,
                                sizeof s->bound, &d);
     if (rc < 0) {
@@ -512,7 +522,9 @@ static void source_stop(void *state)
 
 static void source_destroy(void *state)
 {
-    free(state);
+    http_source *s = state;
+    http_registry_release(s->slot);
+    free(s);
 }
 
 int http_source_port(void *state)

@@ -36,11 +36,19 @@ typedef struct th_dead {
     char *reason;
 } th_dead;
 
+/* host->plugin_slot(): one per plugin descriptor per test host. */
+typedef struct th_slot {
+    struct th_slot *next;
+    const ceb_plugin *plugin;
+    void *value;
+} th_slot;
+
 struct ceb_testhost_inst {
     struct ceb_instance inst;      /* handed to the plugin */
     ceb_testhost *th;
     ceb_testhost_inst *next;
     const ceb_plugin *plugin;
+    th_slot *slot;
     ceb_testhost_role role;
     char *name;
     cJSON *json;
@@ -135,6 +143,7 @@ struct ceb_testhost {
     ceb_metric *metrics;
     void **dl;
     size_t ndl;
+    th_slot *slots;
     ceb_host host;
 };
 
@@ -842,6 +851,29 @@ static int th_post(ceb_instance *inst, ceb_post_cb fn, void *arg)
     return 0;
 }
 
+static void **th_plugin_slot(ceb_instance *inst)
+{
+    ceb_testhost_inst *ti = inst->ti;
+    if (!th_on_loop(ti->th))
+        th_violate(ti->th, "loop-only host call made from another thread");
+    return &ti->slot->value;
+}
+
+/* The slot of `plugin`, created on first use; NULL on ENOMEM. */
+static th_slot *th_slot_get(ceb_testhost *th, const ceb_plugin *plugin)
+{
+    for (th_slot *s = th->slots; s != NULL; s = s->next)
+        if (s->plugin == plugin)
+            return s;
+    th_slot *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->plugin = plugin;
+    s->next = th->slots;
+    th->slots = s;
+    return s;
+}
+
 static void th_drain(ceb_testhost *th)
 {
     uv_mutex_lock(&th->mu);
@@ -923,6 +955,7 @@ int ceb_testhost_new(ceb_testhost **out)
         .complete = th_complete,
         .post = th_post,
         .emit_dead_letter = th_emit_dead_letter,
+        .plugin_slot = th_plugin_slot,
     };
     *out = th;
     return 0;
@@ -1013,7 +1046,8 @@ int ceb_testhost_create(ceb_testhost *th, const ceb_plugin *plugin, ceb_testhost
     ti->ready = true;
     ti->name = th_strdup(name ? name : "test");
     ti->config = calloc(1, config_size ? config_size : 1);
-    if (ti->name == NULL || ti->config == NULL) {
+    ti->slot = th_slot_get(th, plugin);
+    if (ti->name == NULL || ti->config == NULL || ti->slot == NULL) {
         th_inst_release(ti);
         return ceb_diag_set(d, CEB_ENOMEM, "out of memory");
     }
@@ -1128,6 +1162,13 @@ void ceb_testhost_destroy(ceb_testhost_inst *ti)
             *pp = ti->next;
             break;
         }
+    }
+    if (ti->destroyed && ti->slot->value != NULL) {
+        bool last = true;
+        for (ceb_testhost_inst *o = th->insts; o != NULL && last; o = o->next)
+            last = o->plugin != ti->plugin;
+        if (last)
+            th_violate(th, "plugin_slot() still set after the plugin's last instance was destroyed");
     }
     for (ceb_delivery *dl = th->deliveries; dl; dl = dl->next) {
         if (dl->ti == ti) {
@@ -1349,6 +1390,10 @@ int ceb_testhost_free(ceb_testhost *th)
     for (size_t i = 0; i < th->nlogs; i++)
         ceb_free(th->logs[i]);
     free(th->logs);
+    for (th_slot *s = th->slots, *n; s; s = n) {
+        n = s->next;
+        free(s);
+    }
     for (size_t i = 0; i < th->ndl; i++)
         dlclose(th->dl[i]);
     free(th->dl);

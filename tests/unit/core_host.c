@@ -81,10 +81,78 @@ static void test_host_table(void **st)
     fx_world_free(&w);
 }
 
+static const ceb_plugin fx2_plugin = {
+    .abi = CEB_ABI_VERSION, .size = sizeof(ceb_plugin), .name = "fx2", .version = "1",
+    .description = "second core test plugin", .source = &fx_src_ops, .sink = &fx_sink_ops,
+};
+
+/* host->plugin_slot(): one per plugin per runtime, NULL at first, shared by
+   the plugin's sources and sinks, kept across a reload that replaces them. */
+static void test_plugin_slot(void **st)
+{
+    (void)st;
+    fx_world w, w2;
+    fx_world_init(&w);
+    fx_world_init(&w2);
+    fx_src_cfg src = {0}, src_v2 = {0}, other_src = {0};
+    fx_sink_cfg a = { .mode = SINK_OK }, b = { .mode = SINK_OK };
+    ceb_conf *c = fx_conf_new();
+    fx_add_source(c, "in", &src);
+    fx_add_sink(c, "a", &a, 0);
+    fx_add_sink(c, "b", &b, 0);
+    c->sinks[1].plugin = &fx2_plugin;
+    fx_add_route(c, "r", "in", TO_A, NULL, NULL);
+    assert_int_equal(ceb_runtime_apply(w.rt, c, NULL), 0);
+    const ceb_host *h = src.host;
+    assert_true(CEB_HOST_HAS(h, plugin_slot));
+
+    void **slot = h->plugin_slot(src.inst);
+    assert_non_null(slot);
+    assert_null(*slot);
+    assert_ptr_equal(h->plugin_slot(a.inst), slot);      /* source and sink of "fx" */
+    void **slot2 = h->plugin_slot(b.inst);
+    assert_non_null(slot2);
+    assert_ptr_not_equal(slot2, slot);                    /* "fx2" has its own */
+    assert_null(*slot2);
+
+    int shared = 7;
+    *slot = &shared;
+    assert_null(*slot2);
+
+    /* another runtime (host) has its own slot for "fx" */
+    ceb_conf *c2 = fx_conf_new();
+    fx_sink_cfg other_a = { .mode = SINK_OK };
+    fx_add_source(c2, "in", &other_src);
+    fx_add_sink(c2, "a", &other_a, 0);
+    fx_add_route(c2, "r", "in", TO_A, NULL, NULL);
+    assert_int_equal(ceb_runtime_apply(w2.rt, c2, NULL), 0);
+    void **other = other_src.host->plugin_slot(other_src.inst);
+    assert_ptr_not_equal(other, slot);
+    assert_null(*other);
+
+    /* a reload replacing the source keeps the slot and what it holds */
+    ceb_conf *n = fx_conf_new();
+    fx_add_instance(n, CEB_ROLE_SOURCE, "in", &src_v2, "in-v2", 0);
+    fx_add_sink(n, "a", &a, 0);
+    fx_add_route(n, "r", "in", TO_A, NULL, NULL);
+    assert_int_equal(ceb_runtime_apply(w.rt, n, NULL), 0);
+    FX_RUN_UNTIL(&w, src.destroyed);
+    assert_ptr_not_equal(src_v2.inst, src.inst);
+    assert_ptr_equal(h->plugin_slot(src_v2.inst), slot);
+    assert_ptr_equal(*slot, &shared);                     /* the host never touches it */
+
+    *slot = NULL;
+    fx_world_shutdown(&w, 100);
+    fx_world_shutdown(&w2, 100);
+    fx_world_free(&w);
+    fx_world_free(&w2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host_table),
+        cmocka_unit_test(test_plugin_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

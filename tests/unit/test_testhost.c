@@ -538,6 +538,69 @@ static void test_load(void **state)
     rmdir(tmp);
 }
 
+static const ceb_plugin tp_plugin2 = {.abi = CEB_ABI_VERSION, .size = sizeof(ceb_plugin),
+                                      .name = "tp2", .version = "1", .description = "test",
+                                      .source = &tp_source_ops, .sink = &tp_sink_ops};
+
+static void **slot_of(ceb_testhost_inst *ti)
+{
+    tp_state *s = ceb_testhost_state(ti);
+    return s->host->plugin_slot(s->inst);
+}
+
+/* host->plugin_slot(): one per plugin descriptor per test host, NULL at first,
+   and a slot left set after the plugin's last instance is destroyed is a violation. */
+static void test_plugin_slot(void **state)
+{
+    (void)state;
+    ceb_testhost *th = NULL, *th2 = NULL;
+    assert_int_equal(ceb_testhost_new(&th), 0);
+    assert_int_equal(ceb_testhost_new(&th2), 0);
+    ceb_testhost_inst *src = make(th, CEB_TESTHOST_SOURCE, "{}");
+    ceb_testhost_inst *snk = make(th, CEB_TESTHOST_SINK, "{}");
+    ceb_testhost_inst *other = NULL, *elsewhere = NULL;
+    ceb_diag d = {0};
+    assert_int_equal(ceb_testhost_create(th, &tp_plugin2, CEB_TESTHOST_SINK, "t2", "{}", &other, &d), 0);
+    elsewhere = make(th2, CEB_TESTHOST_SINK, "{}");
+    tp_state *st = ceb_testhost_state(src);
+    assert_true(CEB_HOST_HAS(st->host, plugin_slot));
+
+    void **slot = slot_of(src);
+    assert_non_null(slot);
+    assert_null(*slot);
+    assert_ptr_equal(slot_of(snk), slot);          /* source and sink of one plugin share it */
+    assert_ptr_not_equal(slot_of(other), slot);    /* another plugin has its own */
+    assert_ptr_not_equal(slot_of(elsewhere), slot);/* another host has its own */
+    assert_null(*slot_of(other));
+    assert_null(*slot_of(elsewhere));
+
+    int shared = 42;
+    *slot = &shared;
+    assert_ptr_equal(*slot_of(snk), &shared);
+    assert_null(*slot_of(other));
+    ceb_testhost_destroy(src);                     /* not the last one: fine */
+    assert_null(ceb_testhost_violation(th));
+    assert_ptr_equal(*slot_of(snk), &shared);      /* unchanged by the host */
+    *slot = NULL;                                  /* the plugin frees it with its last instance */
+    ceb_testhost_destroy(snk);
+    assert_null(ceb_testhost_violation(th));
+
+    /* the slot outlives instances: a new instance of the plugin gets it back */
+    ceb_testhost_inst *again = make(th, CEB_TESTHOST_SOURCE, "{}");
+    assert_ptr_equal(slot_of(again), slot);
+    ceb_testhost_destroy(again);
+    ceb_testhost_destroy(other);
+    assert_null(ceb_testhost_violation(th));
+    assert_int_equal(ceb_testhost_free(th), 0);
+
+    /* left set after the last instance: a violation */
+    *slot_of(elsewhere) = &shared;
+    ceb_testhost_destroy(elsewhere);
+    assert_string_equal(ceb_testhost_violation(th2),
+                        "plugin_slot() still set after the plugin's last instance was destroyed");
+    assert_int_equal(ceb_testhost_free(th2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_sink_deliver),
         cmocka_unit_test(test_post_timers_metrics_dead_letter),
         cmocka_unit_test(test_load),
+        cmocka_unit_test(test_plugin_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -533,6 +533,37 @@ static void test_shared_listener(void **state)
     client_free(&c);
 }
 
+/* Listeners are shared per host (host->plugin_slot()), never across hosts:
+   a source of a second host on the same address does not join the first
+   host's listener but tries to bind its own (and is refused); the slot is
+   back to NULL once each host's last source is destroyed (the test host
+   checks that, see teardown). */
+static void test_listener_per_host(void **state)
+{
+    fx *f = *state;
+    start_source(f, "{\"listen\": \"127.0.0.1:0\", \"path\": \"/a\"}");
+    char cfg[128];
+    snprintf(cfg, sizeof cfg, "{\"listen\": \"127.0.0.1:%d\", \"path\": \"/b\"}", f->port);
+    ceb_testhost *th2 = NULL;
+    assert_int_equal(ceb_testhost_new(&th2), 0);
+    ceb_testhost_inst *other = NULL;
+    ceb_diag d = {0};
+    assert_int_equal(ceb_testhost_create(th2, ceb_plugin_entry(), CEB_TESTHOST_SOURCE, "other",
+                                         cfg, &other, &d), 0);
+    assert_int_equal(ceb_testhost_start(other), UV_EADDRINUSE);
+    char want[160];
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:%d: address already in use", f->port);
+    assert_true(ceb_testhost_log_contains(th2, want));
+    ceb_testhost_destroy(other);
+    assert_null(ceb_testhost_violation(th2));
+    assert_int_equal(ceb_testhost_free(th2), 0);
+    /* the first host still serves */
+    client c;
+    exchange(f, &c, 1, "POST /a HTTP/1.1\r\n" CE_HEADERS "Content-Length: 0\r\n\r\n", NULL);
+    assert_int_equal(c.status[0], 202);
+    client_free(&c);
+}
+
 static void test_hostile(void **state)
 {
     fx *f = *state;
@@ -618,6 +649,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keepalive_pipelining_chunked_continue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ack_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_listener, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listener_per_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),

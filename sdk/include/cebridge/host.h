@@ -168,6 +168,24 @@ struct ceb_host {
      */
     int  (*emit_dead_letter)(ceb_instance *inst, ceb_event *ev, const char *reason,
                              void *ack_token);
+
+    /* ---- loop thread only (appended) ---------------------------------- */
+
+    /*
+     * The plugin's slot: one `void *` per plugin per host (per runtime in
+     * the core, per test host in testhost.h), shared by every instance of
+     * that plugin (sources and sinks), NULL at first, kept across reloads.
+     * It is how instances share something (a listener several sources
+     * serve) without global state. The host never reads, writes or frees
+     * what is stored there: the plugin owns it and must free it (and set
+     * the slot back to NULL) when its last instance is destroyed. The
+     * returned address stays valid for the host's life.
+     *
+     * Ownership: the slot's content is the plugin's.
+     * Thread:    loop thread only.
+     * Returns:   the slot's address; never NULL.
+     */
+    void **(*plugin_slot)(ceb_instance *inst);
 };
 
 #define CEB_HOST_HAS(h, m) \

@@ -13,8 +13,10 @@
  * table with the same validator as the core, and enforces the contract:
  * complete() exactly once per delivery, no host call after stopped(),
  * loop-only calls on the loop thread, ack exactly once per emit, stopped()
- * within the stop deadline. Every breach is recorded as a violation; a test
- * ends with assert_null(ceb_testhost_violation(th)).
+ * within the stop deadline, host->plugin_slot() (one slot per plugin
+ * descriptor per test host) back to NULL once the plugin's last instance is
+ * destroyed. Every breach is recorded as a violation; a test ends with
+ * assert_null(ceb_testhost_violation(th)).
  *
  * Not for plugin code. Thread: the test's thread runs the loop; the
  * any-thread host calls may come from the plugin's threads.
