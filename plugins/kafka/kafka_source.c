@@ -931,6 +931,8 @@ static void kafka_source_stop(void *state)
 static void kafka_source_destroy(void *state)
 {
     kafka_source *s = state;
+    for (size_t i = 0; i < s->nbatch; i++) /* a batch is never open here; defensive */
+        ceb_event_unref(s->batch[i]);
     if (s->q != NULL)
         rd_kafka_queue_destroy(s->q);
     if (s->rk != NULL) /* start failed */
