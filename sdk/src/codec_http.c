@@ -297,6 +297,17 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
         ct = cth->value;
         ctlen = cth->value_len;
         trim(&ct, &ctlen);
+        /* It becomes a String attribute: text only (obs-text that is not
+           UTF-8 would make an event the JSON format cannot carry). */
+        size_t bad = 0;
+        bool ctl = false;
+        for (size_t i = 0; i < ctlen && !ctl; i++)
+            ctl = ((unsigned char)ct[i] < 0x20 && ct[i] != '\t') || ct[i] == 0x7f;
+        if (ctl || !ceb__utf8_valid(ct, ctlen, &bad)) {
+            rc = ceb_diag_set_field(d, CEB_ESPEC, "datacontenttype", "header Content-Type is "
+                                    "not text (control character or invalid UTF-8)");
+            goto fail;
+        }
         if (ctlen > 0 && (rc = ceb_event_setn(ev, "datacontenttype", ct, ctlen, d)) < 0) {
             rc = ceb__spec_error(d, rc, "datacontenttype");
             goto fail;

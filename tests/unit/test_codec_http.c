@@ -198,6 +198,15 @@ static void test_binary_errors(void **st)
                               H("ce-type", "t"), H("ce-datacontenttype", "text/plain") };
     check_binary_fails(dct, 5, CEB_ESPEC, "datacontenttype", "header ce-datacontenttype is not "
                        "allowed in binary mode: use Content-Type");
+    /* Content-Type becomes a String attribute: text only (found by fuzz_http_request) */
+    ceb_http_header ctbin[] = { H("ce-specversion", "1.0"), H("ce-id", "1"), H("ce-source", "/s"),
+                                H("ce-type", "t"), H("Content-Type", "text/plain; x=\xa2\xa2") };
+    check_binary_fails(ctbin, 5, CEB_ESPEC, "datacontenttype", "header Content-Type is not text "
+                       "(control character or invalid UTF-8)");
+    ceb_http_header ctctl[] = { H("ce-specversion", "1.0"), H("ce-id", "1"), H("ce-source", "/s"),
+                                H("ce-type", "t"), H("Content-Type", "text/plain\x01") };
+    check_binary_fails(ctctl, 5, CEB_ESPEC, "datacontenttype", "header Content-Type is not text "
+                       "(control character or invalid UTF-8)");
     ceb_http_header dup[] = { H("ce-specversion", "1.0"), H("ce-id", "1"), H("ce-source", "/s"),
                               H("ce-type", "t"), H("CE-ID", "2") };
     check_binary_fails(dup, 5, CEB_ESPEC, "id", "header ce-id is given more than once");
