@@ -310,6 +310,25 @@ static void on_written(uv_write_t *req, int status)
 
 static void conn_write(http_conn *c, ceb_buf *b)
 {
+    /* Nothing queued: try the socket at once (an answer usually fits), which
+       spares the write request, its callback and the poll for writability. */
+    size_t off = 0;
+    if (c->writes == 0) {
+        uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
+        if (n == (int)b->len) {
+            ceb_buf_free(b);
+            if (c->close_after)
+                conn_linger(c);
+            return;
+        }
+        if (n < 0 && n != UV_EAGAIN) {
+            ceb_buf_free(b);
+            conn_close(c);
+            return;
+        }
+        off = n > 0 ? (size_t)n : 0;
+    }
     write_req *w = malloc(sizeof *w);
     if (w == NULL) {
         ceb_buf_free(b);
@@ -319,7 +338,7 @@ static void conn_write(http_conn *c, ceb_buf *b)
     size_t len = 0;
     w->conn = c;
     w->data = ceb_buf_steal(b, &len);
-    uv_buf_t ub = uv_buf_init(w->data, (unsigned)len);
+    uv_buf_t ub = uv_buf_init(w->data + off, (unsigned)(len - off));
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, on_written) < 0) {
         ceb_free(w->data);
         free(w);
