@@ -68,7 +68,8 @@ struct ceb_event {
     ceb_data_kind kind;
     char *data;                 /* NUL-terminated at data[data_len] */
     size_t data_len;
-    _Atomic(void *) json;       /* NULL: not parsed yet; JSON_FAILED; or a cJSON tree */
+    _Atomic(void *) json;       /* NULL: not parsed yet; JSON_FAILED; a cJSON tree; or
+                                   an arena tree tagged with JSON_ARENA_TAG */
     ceb__ext ext_inline[EV_EXT_INLINE];   /* `ext` while cap_ext <= EV_EXT_INLINE */
     size_t arena_used;
     char arena[EV_ARENA];       /* last member: not zeroed by ceb_event_new */
@@ -76,6 +77,10 @@ struct ceb_event {
 
 static const char json_failed_marker;
 #define JSON_FAILED ((void *)(uintptr_t)&json_failed_marker)
+/* The lazy parse's trees (ceb__json_arena_parse) are told apart from the
+   cJSON trees callers hand in by the low bit of the cached pointer (nodes
+   are at least pointer-aligned, JSON_FAILED is never tagged). */
+#define JSON_ARENA_TAG ((uintptr_t)1)
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -162,7 +167,11 @@ static int ext_grow(ceb_event *ev)
 static void json_cache_drop(ceb_event *ev)
 {
     void *j = atomic_exchange(&ev->json, NULL);
-    if (j != NULL && j != JSON_FAILED)
+    if (j == NULL || j == JSON_FAILED)
+        return;
+    if ((uintptr_t)j & JSON_ARENA_TAG)
+        ceb__json_arena_free((const cJSON *)((uintptr_t)j & ~JSON_ARENA_TAG));
+    else
         cJSON_Delete(j);
 }
 
@@ -900,18 +909,21 @@ const struct ceb_json *ceb_event_data_json(const ceb_event *cev)
         return NULL;
     void *j = atomic_load_explicit(&ev->json, memory_order_acquire);
     if (j == NULL) {
-        cJSON *mine = parse_json_exact(ev->data, ev->data_len);
-        void *want = mine != NULL ? (void *)mine : JSON_FAILED;
+        /* Parsed like parse_json_exact, into one arena (json_arena.c). */
+        const cJSON *mine = ceb__json_arena_parse(ev->data, ev->data_len);
+        void *want = mine != NULL ? (void *)((uintptr_t)mine | JSON_ARENA_TAG) : JSON_FAILED;
         void *expected = NULL;
         if (atomic_compare_exchange_strong_explicit(&ev->json, &expected, want,
                                                     memory_order_acq_rel, memory_order_acquire)) {
             j = want;
         } else {
-            cJSON_Delete(mine);     /* another reader won; use its result */
+            ceb__json_arena_free(mine);     /* another reader won; use its result */
             j = expected;
         }
     }
-    return j == JSON_FAILED ? NULL : (const struct ceb_json *)j;
+    if (j == JSON_FAILED)
+        return NULL;
+    return (const struct ceb_json *)((uintptr_t)j & ~JSON_ARENA_TAG);
 }
 
 /* ---- whole-event operations --------------------------------------------- */

@@ -56,4 +56,17 @@ int ceb__spec_error(ceb_diag *d, int rc, const char *field);
 int ceb__event_fill_required(ceb_event *ev, struct ceb_decode_opts *opts, const char *carrier,
                              ceb_diag *d);
 
+/*
+ * json_arena.c: parse text[0..len) as event data exactly as cJSON would
+ * (cJSON_ParseWithLengthOpts without require_null_terminated, then only
+ * ' ', '\t', '\n', '\r' after the value): the same decision and the same
+ * cJSON tree (types, values, strings, links), but every node and string
+ * lives in one arena (a small chain of blocks). Returns the root, or NULL for
+ * invalid JSON or out of memory. The tree is read-only: never modify it, never
+ * cJSON_Delete it; free it with ceb__json_arena_free (NULL is ignored).
+ * Thread: any; a finished tree may be read from any number of threads.
+ */
+const cJSON *ceb__json_arena_parse(const char *text, size_t len);
+void ceb__json_arena_free(const cJSON *root);
+
 #endif

@@ -11,8 +11,18 @@
  *   the event's parse cached (many routes evaluating one event: the JSON is
  *   parsed once per event) and with a fresh event per evaluation (the
  *   parse counted in every evaluation).
+ *
+ * The data is parsed and freed by the daemon's own functions
+ * (ceb__json_arena_parse / ceb__json_arena_free, what ceb_event_data_json
+ * and the event's free path call), compiled in from sdk/src/json_arena.c
+ * because this program links only the CESQL engine.
  */
 #include "cesql.h"
+
+#define CEB_JSON_ARENA_STANDALONE
+const cJSON *ceb__json_arena_parse(const char *text, size_t len);
+void ceb__json_arena_free(const cJSON *root);
+#include "../../sdk/src/json_arena.c"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +35,8 @@ typedef struct {
     ceb_cesql_value ext[4];
     int next;
     const char *data_text;
-    cJSON *data;
+    size_t data_len;
+    const cJSON *data;
     bool parsed;
 } bench_event;
 
@@ -55,7 +66,7 @@ static const cJSON *b_data(void *event)
     bench_event *ev = event;
     if (!ev->parsed) {
         ev->parsed = true;
-        ev->data = cJSON_Parse(ev->data_text);
+        ev->data = ceb__json_arena_parse(ev->data_text, ev->data_len);
     }
     return ev->data;
 }
@@ -83,7 +94,7 @@ static int run(const char *label, const char *text, bench_event *ev, long n, boo
     double t0 = now();
     for (long i = 0; i < n; i++) {
         if (fresh && ev->parsed) {
-            cJSON_Delete(ev->data);
+            ceb__json_arena_free(ev->data);
             ev->data = NULL;
             ev->parsed = false;
         }
@@ -127,6 +138,7 @@ int main(int argc, char **argv)
     ev.data_text = "{\"order\":{\"id\":18830,\"total\":129,\"currency\":\"EUR\","
                    "\"items\":[{\"sku\":\"A-1\",\"qty\":2},{\"sku\":\"B-7\",\"qty\":1}]},"
                    "\"customer\":{\"tier\":\"gold\"}}";
+    ev.data_len = strlen(ev.data_text);
 
     printf("bench_cesql: %ld evaluations per filter, one thread\n", n);
     int rc = 0;
@@ -141,6 +153,6 @@ int main(int argc, char **argv)
     rc |= run("data. comparison (parse cached)", "data.order.total > 100", &ev, n, false);
     long nf = n / 10 > 0 ? n / 10 : 1;
     rc |= run("data. comparison (parse per event)", "data.order.total > 100", &ev, nf, true);
-    cJSON_Delete(ev.data);
+    ceb__json_arena_free(ev.data);
     return rc ? 1 : 0;
 }
