@@ -112,6 +112,11 @@ typedef struct http_route_ops {
     void (*handle)(void *arg, const http_req *req, http_reply *reply);
     /* host->ready() for /readyz. */
     bool (*ready)(void *arg);
+    /* Optional: the status of every answer sent with http_reply_send or as
+       the default answer of check() (metrics). Answers the server gives
+       without a route (404, 413, 431, 408, malformed requests) are not
+       reported. */
+    void (*answered)(void *arg, int status);
 } http_route_ops;
 
 /*
@@ -153,7 +158,10 @@ bool http_reply_alive(const http_reply *reply);
 /* Reason phrase for a status. */
 const char *http_status_text(int status);
 
-/* Test hook (plugin tests compile the sources in): the bound port. */
+/* Test hooks (plugin tests compile the sources in): the bound port; the
+   host's metrics rendered (host->metrics_render) into `out`. */
 int http_source_port(void *state);
+int http_source_metrics(void *state, ceb_buf *out);
+int http_sink_metrics(void *state, ceb_buf *out);
 
 #endif

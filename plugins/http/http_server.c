@@ -101,6 +101,8 @@ struct http_conn {
 struct http_reply {
     http_conn *conn;             /* NULL once the client went away */
     bool keep_alive;
+    const http_route_ops *ops;   /* the route's, for answered() */
+    void *arg;
 };
 
 static int on_message_begin(http_parser *p);
@@ -600,6 +602,8 @@ static int on_headers_complete(http_parser *p)
         return -1;
     reply->conn = c;
     reply->keep_alive = http_should_keep_alive(p) && !body_follows(c);
+    reply->ops = c->route->ops;
+    reply->arg = c->route->arg;
     c->reply = reply;
     c->in_handler = true;
     int status = c->route->ops->check(c->route->arg, &req, reply);
@@ -609,6 +613,8 @@ static int on_headers_complete(http_parser *p)
     if (status != 0) {
         if (c->reply != NULL) {       /* not answered by the route: default answer */
             c->reply = NULL;
+            if (reply->ops->answered != NULL)
+                reply->ops->answered(reply->arg, status);
             free(reply);
             return early_answer(c, status, NULL, http_status_text(status));
         }
@@ -814,6 +820,8 @@ void http_reply_send(http_reply *reply, int status, const char *extra_headers,
 {
     http_conn *c = reply->conn;
     bool keep = reply->keep_alive;
+    if (reply->ops != NULL && reply->ops->answered != NULL)
+        reply->ops->answered(reply->arg, status);
     free(reply);
     if (c == NULL)
         return;

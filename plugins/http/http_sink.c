@@ -45,6 +45,8 @@ struct http_sink {
     int handles;                  /* open uv handles */
     bool started, stopping, cleaning, stopped;
     struct curl_slist *base;      /* headers option + auth */
+    ceb_metric *m_requests;       /* http_sink_requests_total{sink,code} */
+    ceb_metric *m_bytes;          /* http_sink_request_bytes_total{sink} */
     xfer *xfers;
     sockctx *socks;
     /* the batch being gathered */
@@ -177,18 +179,36 @@ static void xfer_complete(xfer *x, ceb_outcome o, int err, int64_t retry_ms, con
     free(dlv);
 }
 
+/* Metrics of one finished request: code "error" when no answer came. */
+static void xfer_count(xfer *x, long code)
+{
+    http_sink *s = x->s;
+    if (s->m_requests == NULL || s->m_bytes == NULL)
+        return;
+    char c[24];
+    if (code > 0)
+        snprintf(c, sizeof c, "%ld", code);
+    else
+        snprintf(c, sizeof c, "error");
+    const char *lv[] = { s->ctx.host->instance_name(s->ctx.inst), c };
+    s->ctx.host->metric_add(s->m_requests, lv, 1);
+    s->ctx.host->metric_add(s->m_bytes, lv, (double)x->body.len);
+}
+
 static void xfer_done(xfer *x, CURLcode res)
 {
     char detail[600];
     if (res != CURLE_OK) {
         int err = res == CURLE_OPERATION_TIMEDOUT ? CEB_ETIMEDOUT
                 : res == CURLE_COULDNT_CONNECT ? CEB_ECONNREFUSED : CEB_EIO;
+        xfer_count(x, 0);
         snprintf(detail, sizeof detail, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
         xfer_complete(x, CEB_OUTCOME_RETRY, err, 0, detail);
         return;
     }
     long code = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    xfer_count(x, code);
     if (code >= 200 && code < 300) {
         xfer_complete(x, CEB_OUTCOME_OK, 0, 0, NULL);
         return;
@@ -581,6 +601,19 @@ static int sink_start(void *state)
     s->batch_timer.data = s;
     s->handles = 2;
     s->started = true;
+    if (s->ctx.host->metric_register != NULL) {
+        static const char *const ln[] = { "sink", "code" };
+        if (s->ctx.host->metric_register(s->ctx.inst, CEB_METRIC_COUNTER,
+                                         "http_sink_requests_total",
+                                         "Requests made by the http sink, by status code (error: no answer)",
+                                         ln, 2, NULL, 0, &s->m_requests) < 0)
+            s->m_requests = NULL;
+        if (s->ctx.host->metric_register(s->ctx.inst, CEB_METRIC_COUNTER,
+                                         "http_sink_request_bytes_total",
+                                         "Request body bytes sent by the http sink",
+                                         ln, 1, NULL, 0, &s->m_bytes) < 0)
+            s->m_bytes = NULL;
+    }
     if (s->cfg->tls_insecure_skip_verify)
         CEB_LOG_W(&s->ctx, "tls.insecure_skip_verify is set: TLS certificates and host names "
                   "are NOT verified");
@@ -672,3 +705,9 @@ const ceb_sink_ops http_sink_ops = {
     .stop = sink_stop,
     .destroy = sink_destroy,
 };
+
+int http_sink_metrics(void *state, ceb_buf *out)
+{
+    http_sink *s = state;
+    return s->ctx.host->metrics_render(s->ctx.inst, out);
+}

@@ -27,6 +27,8 @@ typedef struct http_source {
     bool waiting_listener;     /* the listener is closing on our behalf */
     bool stopped;
     size_t outstanding;        /* emits whose ack has not come */
+    ceb_metric *m_requests;    /* http_source_requests_total{source,code} */
+    ceb_metric *m_bytes;       /* http_source_request_bytes_total{source} */
     char retry_after[64];      /* "Retry-After: N\r\n" */
 } http_source;
 
@@ -299,9 +301,24 @@ static int source_wrap(http_source *s, const http_req *req, ceb_event **out, ceb
     return 0;
 }
 
+static void source_answered(void *arg, int status)
+{
+    http_source *s = arg;
+    if (s->m_requests == NULL)
+        return;
+    char code[16];
+    snprintf(code, sizeof code, "%d", status);
+    const char *lv[] = { s->ctx.host->instance_name(s->ctx.inst), code };
+    s->ctx.host->metric_add(s->m_requests, lv, 1);
+}
+
 static void source_handle(void *arg, const http_req *req, http_reply *reply)
 {
     http_source *s = arg;
+    if (s->m_bytes != NULL) {
+        const char *lv[] = { s->ctx.host->instance_name(s->ctx.inst) };
+        s->ctx.host->metric_add(s->m_bytes, lv, (double)req->body_len);
+    }
     if (method_is(req, "OPTIONS")) {
         source_options(s, req, reply);
         return;
@@ -395,6 +412,7 @@ static const http_route_ops source_route_ops = {
     .check = source_check,
     .handle = source_handle,
     .ready = source_ready,
+    .answered = source_answered,
 };
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -447,6 +465,19 @@ static int source_start(void *state)
         .body_timeout_ms = (uint64_t)cfg->body_timeout,
         .idle_timeout_ms = (uint64_t)cfg->idle_timeout,
     };
+    if (s->ctx.host->metric_register != NULL) {
+        static const char *const ln[] = { "source", "code" };
+        if (s->ctx.host->metric_register(s->ctx.inst, CEB_METRIC_COUNTER,
+                                         "http_source_requests_total",
+                                         "Requests answered by the http source, by status code",
+                                         ln, 2, NULL, 0, &s->m_requests) < 0)
+            s->m_requests = NULL;
+        if (s->ctx.host->metric_register(s->ctx.inst, CEB_METRIC_COUNTER,
+                                         "http_source_request_bytes_total",
+                                         "Request body bytes read by the http source",
+                                         ln, 1, NULL, 0, &s->m_bytes) < 0)
+            s->m_bytes = NULL;
+    }
     ceb_diag d = {0};
     int rc = http_route_attach(s->reg, s->ctx.host->loop(s->ctx.inst), cfg->listen, &lim, cfg->path,
                                cfg->max_body, &source_route_ops, s, &s->route, s->bound,
@@ -530,6 +561,12 @@ static void source_destroy(void *state)
 int http_source_port(void *state)
 {
     return ((http_source *)state)->port;
+}
+
+int http_source_metrics(void *state, ceb_buf *out)
+{
+    http_source *s = state;
+    return s->ctx.host->metrics_render(s->ctx.inst, out);
 }
 
 /* ---- options ----------------------------------------------------------- */

@@ -187,6 +187,12 @@ static void test_binary(void **state)
     server_stop(&s);
     assert_int_equal(s.served, 2);
     ceb_event_unref(ev);
+    /* metrics: requests by status code, body bytes (2 x 11) */
+    ceb_buf m = {0};
+    assert_int_equal(http_sink_metrics(ceb_testhost_state(f->ti), &m), 0);
+    assert_non_null(strstr(m.data, "cebridge_http_sink_requests_total{sink=\"hook\",code=\"200\"} 2\n"));
+    assert_non_null(strstr(m.data, "cebridge_http_sink_request_bytes_total{sink=\"hook\"} 22\n"));
+    ceb_buf_free(&m);
 }
 
 static void test_structured(void **state)

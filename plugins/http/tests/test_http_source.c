@@ -228,6 +228,17 @@ static void test_binary_accepted(void **state)
     size_t len;
     assert_memory_equal(ceb_event_data(ev, &len), "{\"a\":1}", 7);
     client_free(&c);
+
+    /* metrics: answers by status code, body bytes */
+    exchange(f, &c, 1, "DELETE / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", NULL);
+    assert_int_equal(c.status[0], 405);
+    client_free(&c);
+    ceb_buf m = {0};
+    assert_int_equal(http_source_metrics(ceb_testhost_state(f->ti), &m), 0);
+    assert_non_null(strstr(m.data, "cebridge_http_source_requests_total{source=\"web\",code=\"202\"} 1\n"));
+    assert_non_null(strstr(m.data, "cebridge_http_source_requests_total{source=\"web\",code=\"405\"} 1\n"));
+    assert_non_null(strstr(m.data, "cebridge_http_source_request_bytes_total{source=\"web\"} 7\n"));
+    ceb_buf_free(&m);
 }
 
 static void test_structured_and_batch(void **state)
