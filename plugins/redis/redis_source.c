@@ -149,6 +149,7 @@ typedef struct redis_source {
     bool started, paused, stopping, stopped;
     bool reading;              /* a blocking read is outstanding */
     bool group_ready;          /* streams: group exists; lists: recovery done */
+    bool group_lost;            /* NOGROUP seen: recreate from 0, whatever `start` says */
     bool group_creating;
     bool history;              /* streams: still reading our own pending entries */
     char history_id[64];
@@ -629,6 +630,7 @@ static void read_reply(redisAsyncContext *ac, void *rv, void *priv)
             CEB_LOG_W(&st->ctx, "group %s on %s is gone (server restarted without "
                       "persistence?): recreating it from 0", st->cfg.group, st->cfg.stream);
             st->group_ready = false;
+            st->group_lost = true;
             ensure_group(st, "0");
             return;
         }
@@ -831,6 +833,7 @@ static void group_reply(redisAsyncContext *ac, void *rv, void *priv)
         CEB_LOG_I(&st->ctx, "reading stream %s as %s/%s", st->cfg.stream, st->cfg.group,
                   st->consumer);
     st->group_ready = true;
+    st->group_lost = false;
     issue_read(st);
     claim_now(st);   /* pick up entries of dead consumers right away */
 }
@@ -900,6 +903,7 @@ static void list_range_reply(redisAsyncContext *ac, void *rv, void *priv)
                 emit_list_element(st, r->element[i]->str, r->element[i]->len);
     }
     st->group_ready = true;
+    st->group_lost = false;
     issue_read(st);
 }
 
@@ -1056,7 +1060,10 @@ static void conn_ready(void *owner, redis_conn *c)
     /* cmd */
     if (st->mode == RS_STREAM) {
         if (!st->group_ready)
-            ensure_group(st, st->cfg.start == 1 ? "0" : "$");
+            /* After the server lost the group (restart without persistence),
+               every entry now in the stream arrived after that: start from 0,
+               or entries added before this reconnect would be skipped. */
+            ensure_group(st, st->group_lost || st->cfg.start == 1 ? "0" : "$");
         flush_acks(st);
         return;
     }
