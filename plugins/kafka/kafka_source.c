@@ -144,6 +144,8 @@ typedef struct kafka_source {
     char lookup_num[2][24];
     const rd_kafka_message_t *cur; /* for template lookups */
     ceb_metric *m_repaired, *m_wrapped, *m_rejected;
+    ceb_rng rng;           /* ids of wrapped records: one getrandom() per 32 */
+    ceb_clock clock;       /* their `time`: the second formatted once */
 } kafka_source;
 
 /* ---- partitions ------------------------------------------------------------- */
@@ -516,8 +518,8 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
         if ((rc = ks_render(s, s->cfg.def_subject, &s->b_subject)) < 0)
             return;
         ceb_diag_clear(&d);
-        rc = ceb_event_wrap(m->payload ? m->payload : "", m->len, ctype[0] ? ctype : NULL,
-                            s->b_type.data, s->b_source.data,
+        rc = ceb_event_wrap_from(&s->rng, &s->clock, m->payload ? m->payload : "", m->len,
+                                 ctype[0] ? ctype : NULL, s->b_type.data, s->b_source.data,
                             s->b_subject.len > 0 ? s->b_subject.data : NULL, &ev, &d);
         if (rc == 0 && s->cfg.key_to_partitionkey && m->key != NULL && m->key_len > 0 &&
             memchr(m->key, '\0', m->key_len) == NULL)
@@ -531,8 +533,8 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
         ks_count(s, s->m_rejected);
         dead = true;
         ceb_diag_clear(&d);
-        rc = ceb_event_wrap(m->payload ? m->payload : "", m->len, NULL, s->b_type.data,
-                            s->b_source.data, NULL, &ev, &d);
+        rc = ceb_event_wrap_from(&s->rng, &s->clock, m->payload ? m->payload : "", m->len,
+                                 NULL, s->b_type.data, s->b_source.data, NULL, &ev, &d);
     }
     if (rc < 0) {
         CEB_LOG_E(&s->ctx, "%s[%" PRId32 "] offset %" PRId64 ": %s; left unread", topic,

@@ -173,6 +173,8 @@ typedef struct redis_source {
     size_t evcap;
     ceb_stream_field *fields;  /* process_entries: one entry's fields */
     size_t fcap;
+    ceb_rng rng;               /* ids of wrapped payloads: one getrandom() per 32 */
+    ceb_clock clock;           /* their `time`: the second formatted once */
 } redis_source;
 
 /* ---- decoding ------------------------------------------------------------ */
@@ -180,7 +182,8 @@ typedef struct redis_source {
 static int wrap_payload(redis_source *st, const void *p, size_t n, const char *ct,
                         const char *subject, ceb_event **out, ceb_diag *d)
 {
-    return ceb_event_wrap(p, n, ct, st->cfg.wrap_type, st->key_source, subject, out, d);
+    return ceb_event_wrap_from(&st->rng, &st->clock, p, n, ct, st->cfg.wrap_type,
+                               st->key_source, subject, out, d);
 }
 
 /* A channel or list payload to an event per `format`. */

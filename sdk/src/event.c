@@ -824,22 +824,6 @@ const char *ceb_event_datacontenttype(const ceb_event *ev) { return ev->ctx[CTX_
 
 /* ---- data --------------------------------------------------------------- */
 
-static cJSON *parse_json_exact(const char *p, size_t len)
-{
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(p, len, &end, false);
-    if (j == NULL)
-        return NULL;
-    /* cJSON stops after the first value: only whitespace may follow. */
-    for (const char *q = end; q < p + len; q++) {
-        if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
-            cJSON_Delete(j);
-            return NULL;
-        }
-    }
-    return j;
-}
-
 int ceb__event_take_data(ceb_event *ev, ceb_data_kind kind, char *data, size_t len, cJSON *parsed)
 {
     if (ceb_event_is_frozen(ev)) {
@@ -857,6 +841,31 @@ int ceb__event_take_data(ceb_event *ev, ceb_data_kind kind, char *data, size_t l
     return 0;
 }
 
+/* Copy data[0..len) into ev as its data of `kind`, caching `arena` (an
+   arena tree of that data from ceb__json_arena_parse, or NULL) as its parse;
+   arena is consumed either way. Returns 0, CEB_ENOMEM, CEB_EIMMUTABLE. */
+static int take_data_copy(ceb_event *ev, ceb_data_kind kind, const void *data, size_t len,
+                          const cJSON *arena)
+{
+    char *copy = dupn(data, len);
+    if (copy == NULL || ceb_event_is_frozen(ev)) {
+        ceb__json_arena_free(arena);
+        if (copy == NULL)
+            return CEB_ENOMEM;
+        free(copy);
+        return CEB_EIMMUTABLE;
+    }
+    int rc = ceb__event_take_data(ev, kind, copy, len, NULL);
+    if (rc < 0) {
+        ceb__json_arena_free(arena);
+        return rc;
+    }
+    if (arena != NULL)
+        atomic_store_explicit(&ev->json, (void *)((uintptr_t)arena | JSON_ARENA_TAG),
+                              memory_order_release);
+    return 0;
+}
+
 int ceb_event_set_data(ceb_event *ev, ceb_data_kind kind, const void *data, size_t len)
 {
     if (ev == NULL || (data == NULL && len > 0) || kind < CEB_DATA_NONE || kind > CEB_DATA_JSON)
@@ -868,18 +877,14 @@ int ceb_event_set_data(ceb_event *ev, ceb_data_kind kind, const void *data, size
             return CEB_EINVAL;
         return ceb__event_take_data(ev, CEB_DATA_NONE, NULL, 0, NULL);
     }
-    cJSON *parsed = NULL;
+    const cJSON *parsed = NULL;
     if (kind == CEB_DATA_JSON) {
-        parsed = parse_json_exact(data ? data : "", len);
+        /* The same decision and tree as cJSON, in one arena. */
+        parsed = ceb__json_arena_parse(data ? data : "", len);
         if (parsed == NULL)
             return CEB_EINVAL;
     }
-    char *copy = dupn(data ? data : "", len);
-    if (copy == NULL) {
-        cJSON_Delete(parsed);
-        return CEB_ENOMEM;
-    }
-    return ceb__event_take_data(ev, kind, copy, len, parsed);
+    return take_data_copy(ev, kind, data ? data : "", len, parsed);
 }
 
 const void *ceb_event_data(const ceb_event *ev, size_t *len)
@@ -909,7 +914,8 @@ const struct ceb_json *ceb_event_data_json(const ceb_event *cev)
         return NULL;
     void *j = atomic_load_explicit(&ev->json, memory_order_acquire);
     if (j == NULL) {
-        /* Parsed like parse_json_exact, into one arena (json_arena.c). */
+        /* Parsed as cJSON would (only whitespace after the value), into one
+           arena (json_arena.c). */
         const cJSON *mine = ceb__json_arena_parse(ev->data, ev->data_len);
         void *want = mine != NULL ? (void *)((uintptr_t)mine | JSON_ARENA_TAG) : JSON_FAILED;
         void *expected = NULL;
@@ -944,6 +950,14 @@ int ceb_event_wrap(const void *payload, size_t len, const char *content_type,
                    const char *type, const char *source, const char *subject,
                    ceb_event **out, ceb_diag *d)
 {
+    return ceb_event_wrap_from(NULL, NULL, payload, len, content_type, type, source, subject,
+                               out, d);
+}
+
+int ceb_event_wrap_from(ceb_rng *rng, ceb_clock *clk, const void *payload, size_t len,
+                        const char *content_type, const char *type, const char *source,
+                        const char *subject, ceb_event **out, ceb_diag *d)
+{
     ceb_event *ev;
     char id[37], now[40];
     int rc;
@@ -955,8 +969,8 @@ int ceb_event_wrap(const void *payload, size_t len, const char *content_type,
         return ceb_diag_set(d, CEB_EINVAL, "invalid argument");
     if ((rc = ceb_event_new(&ev)) < 0)
         return rc;
-    ceb_uuid4(id);
-    ceb_time_now_rfc3339(now);
+    ceb_uuid4_from(rng, id);
+    ceb_time_now_rfc3339_from(clk, now);
     if ((rc = ceb_event_set(ev, "id", id, d)) < 0 ||
         (rc = ceb_event_set(ev, "time", now, d)) < 0 ||
         (rc = ceb_event_set(ev, "type", type, d)) < 0 ||
@@ -966,16 +980,16 @@ int ceb_event_wrap(const void *payload, size_t len, const char *content_type,
         goto fail;
     if (len > 0) {
         ceb_data_kind kind;
+        const cJSON *j = NULL;
         if (content_type != NULL && ceb__ctype_is_json(content_type, strlen(content_type))) {
-            cJSON *j = parse_json_exact(payload, len);
+            j = ceb__json_arena_parse(payload, len); /* parsed once, kept as the cache */
             kind = j != NULL ? CEB_DATA_JSON : CEB_DATA_BINARY;
-            cJSON_Delete(j);
         } else if (memchr(payload, '\0', len) == NULL && ceb__utf8_valid(payload, len, NULL)) {
             kind = CEB_DATA_TEXT;
         } else {
             kind = CEB_DATA_BINARY;
         }
-        if ((rc = ceb_event_set_data(ev, kind, payload, len)) < 0)
+        if ((rc = take_data_copy(ev, kind, payload, len, j)) < 0)
             goto fail;
     }
     *out = ev;
@@ -1027,11 +1041,9 @@ static void fill_random(unsigned char *b, size_t n)
     }
 }
 
-void ceb_uuid4(char buf[37])
+static void format_uuid4(unsigned char r[16], char buf[37])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char r[16];
-    fill_random(r, sizeof r);
     r[6] = (unsigned char)((r[6] & 0x0F) | 0x40);   /* version 4 */
     r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);   /* RFC 4122 variant */
     char *p = buf;
@@ -1044,12 +1056,71 @@ void ceb_uuid4(char buf[37])
     *p = '\0';
 }
 
+void ceb_uuid4(char buf[37])
+{
+    unsigned char r[16];
+    fill_random(r, sizeof r);
+    format_uuid4(r, buf);
+}
+
+void ceb_rng_init(ceb_rng *r)
+{
+    r->avail = 0;
+}
+
+void ceb_uuid4_from(ceb_rng *r, char out[37])
+{
+    unsigned char b[16];
+    if (r == NULL) {
+        ceb_uuid4(out);
+        return;
+    }
+    if (r->avail < sizeof b || r->avail > sizeof r->pool) {
+        fill_random(r->pool, sizeof r->pool);
+        r->avail = sizeof r->pool;
+    }
+    unsigned char *src = r->pool + (sizeof r->pool - r->avail);
+    memcpy(b, src, sizeof b);
+    memset(src, 0, sizeof b); /* handed out once */
+    r->avail -= sizeof b;
+    format_uuid4(b, out);
+}
+
 void ceb_time_now_rfc3339(char buf[40])
 {
+    ceb_time_now_rfc3339_from(NULL, buf);
+}
+
+void ceb_time_now_rfc3339_from(ceb_clock *c, char buf[40])
+{
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, 40 - n, ".%06ldZ", (long)(ts.tv_nsec / 1000));
+    char sec[32];
+    size_t n;
+    if (c != NULL && c->len > 0 && c->len < sizeof c->text && c->sec == (long long)ts.tv_sec) {
+        n = c->len;
+        memcpy(sec, c->text, n);
+    } else {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        n = strftime(sec, sizeof sec, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (c != NULL && n > 0 && n < sizeof c->text) {
+            memcpy(c->text, sec, n);
+            c->text[n] = '\0';
+            c->len = n;
+            c->sec = (long long)ts.tv_sec;
+        }
+    }
+    if (n > 40 - 10)
+        n = 40 - 10; /* unreachable for 4-digit years; keeps room for .ffffffZ */
+    memcpy(buf, sec, n);
+    unsigned long us = (unsigned long)(ts.tv_nsec / 1000);
+    char *p = buf + n;
+    *p++ = '.';
+    for (int i = 5; i >= 0; i--) {
+        p[i] = (char)('0' + us % 10);
+        us /= 10;
+    }
+    p[6] = 'Z';
+    p[7] = '\0';
 }

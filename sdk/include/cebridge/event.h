@@ -170,4 +170,50 @@ void ceb_time_now_rfc3339(char buf[40]);
 /* Validate RFC 3339 text. Returns 0 or CEB_EINVAL. */
 int ceb_time_check_rfc3339(const char *s, size_t len);
 
+/*
+ * ceb_rng: a caller-owned pool of OS randomness for ceb_uuid4_from(), so a
+ * hot loop makes one getrandom() call per CEB_RNG_POOL bytes (16 per id)
+ * instead of one per id. Plain data, no hidden state: zero it (or use
+ * CEB_RNG_INIT / ceb_rng_init) before first use; it needs no release.
+ * Thread: one thread at a time per ceb_rng (keep it in the plugin or codec
+ * state that the calling thread owns). Pool bytes are handed out once.
+ */
+#define CEB_RNG_POOL 512
+typedef struct ceb_rng {
+    unsigned char pool[CEB_RNG_POOL];
+    size_t avail; /* unused bytes at the end of pool; 0 = refill first */
+} ceb_rng;
+#define CEB_RNG_INIT { {0}, 0 }
+/* Empty the pool (the next id refills it). Ownership: none. Errors: none. */
+void ceb_rng_init(ceb_rng *r);
+/* A random UUIDv4 (36 characters + NUL) from r's pool; same format and
+   randomness source as ceb_uuid4(). r NULL behaves as ceb_uuid4().
+   Thread: the thread owning r. Errors: none. */
+void ceb_uuid4_from(ceb_rng *r, char out[37]);
+
+/*
+ * ceb_clock: a caller-owned cache of the formatted UTC second for
+ * ceb_time_now_rfc3339_from(): only the microseconds are reformatted while
+ * the second stays the same. Zero it (or CEB_CLOCK_INIT) before first use;
+ * it needs no release. Thread: one thread at a time per ceb_clock.
+ */
+typedef struct ceb_clock {
+    long long sec;   /* second formatted in text; valid only when len > 0 */
+    size_t len;      /* length of text (YYYY-MM-DDTHH:MM:SS), 0 = empty */
+    char text[32];
+} ceb_clock;
+#define CEB_CLOCK_INIT { 0, 0, {0} }
+/* As ceb_time_now_rfc3339() (same output), using c's cache; c NULL behaves
+   as ceb_time_now_rfc3339(). Thread: the thread owning c. Errors: none. */
+void ceb_time_now_rfc3339_from(ceb_clock *c, char buf[40]);
+
+/*
+ * ceb_event_wrap() taking its `id` from rng and its `time` from clk (either
+ * may be NULL: then as ceb_event_wrap()). Same ownership, results and
+ * errors as ceb_event_wrap(). Thread: the thread owning rng and clk.
+ */
+int ceb_event_wrap_from(ceb_rng *rng, ceb_clock *clk, const void *payload, size_t len,
+                        const char *content_type, const char *type, const char *source,
+                        const char *subject, ceb_event **out, ceb_diag *d);
+
 #endif
