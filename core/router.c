@@ -307,7 +307,12 @@ int ceb__router_emit(ceb_instance *src, ceb_event *const *events, size_t n, void
             route_dirty(rt, r);
             if (r->conf->filter != NULL) {
                 int nerr = 0;
+                bool timed = ++r->filter_sample % CEB_FILTER_SAMPLE == 0;
+                uint64_t t0 = timed ? uv_hrtime() : 0;
                 bool ok = ceb_cesql_match(r->conf->filter, acc, (void *)ev, &nerr);
+                if (timed)
+                    ceb_metric_observe(rt->m_filter_time, r->metric_label,
+                                       (double)(uv_hrtime() - t0) / 1e9);
                 if (nerr > 0)
                     r->d_filter_errors++;
                 if (!ok) {

@@ -253,8 +253,11 @@ static int register_metrics(ceb_runtime *rt)
     static const char *const L_ROUTE[] = { "route" };
     static const char *const L_SINK[] = { "sink" };
     static const char *const L_SINK_OUTCOME[] = { "sink", "outcome" };
+    /* Filters take tens to hundreds of nanoseconds: buckets from 50 ns. */
+    static const double FILTER_BUCKETS[] = { 5e-8, 1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 1e-5,
+                                             1e-4, 1e-3 };
     struct { ceb_metric_kind k; const char *name, *help; const char *const *l; size_t nl;
-             ceb_metric **out; } defs[] = {
+             ceb_metric **out; const double *b; size_t nb; } defs[] = {
         { CEB_METRIC_COUNTER, "events_received_total", "Events emitted by a source",
           L_SOURCE, 1, &rt->m_received },
         { CEB_METRIC_COUNTER, "events_routed_total", "Events that matched a route's filter",
@@ -272,10 +275,14 @@ static int register_metrics(ceb_runtime *rt)
           L_ROUTE, 1, &rt->m_filter_errors },
         { CEB_METRIC_HISTOGRAM, "delivery_latency_seconds",
           "End-to-end latency from receipt to delivery", L_SINK, 1, &rt->m_latency },
+        { CEB_METRIC_HISTOGRAM, "filter_evaluation_seconds",
+          "Time to evaluate a route's filter (one evaluation in 256 is timed)", L_ROUTE, 1,
+          &rt->m_filter_time, FILTER_BUCKETS, sizeof FILTER_BUCKETS / sizeof FILTER_BUCKETS[0] },
     };
     for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
         int rc = ceb_metrics_register(rt->metrics, defs[i].k, defs[i].name, defs[i].help,
-                                      defs[i].l, defs[i].nl, NULL, 0, defs[i].out);
+                                      defs[i].l, defs[i].nl, defs[i].b, defs[i].nb,
+                                      defs[i].out);
         if (rc < 0)
             return rc;
     }

@@ -125,7 +125,8 @@ struct ceb_runtime {
 
     /* core metrics */
     ceb_metric *m_received, *m_routed, *m_filtered, *m_deliveries, *m_retries,
-               *m_dead_lettered, *m_inflight, *m_filter_errors, *m_latency;
+               *m_dead_lettered, *m_inflight, *m_filter_errors, *m_latency,
+               *m_filter_time;
 
     /* idle */
     ceb_runtime_cb idle_cb; void *idle_arg;

@@ -77,6 +77,39 @@ static void test_filter_and_filtered_only_acks(void **st)
     fx_world_free(&w);
 }
 
+/* The filter time histogram samples one evaluation in CEB_FILTER_SAMPLE per
+   route: N events give N / CEB_FILTER_SAMPLE observations, never zero work
+   for a route without a filter. */
+static void test_filter_time_sampled(void **st)
+{
+    (void)st;
+    fx_world w;
+    fx_world_init(&w);
+    fx_src_cfg src = {0};
+    fx_sink_cfg a = { .mode = SINK_OK };
+    ceb_conf *c = fx_conf_new();
+    fx_add_source(c, "in", &src);
+    fx_add_sink(c, "a", &a, 0);
+    fx_add_route(c, "ra", "in", TO_A, "type = 'x'", NULL);
+    fx_add_route(c, "rall", "in", TO_A, NULL, NULL);
+    assert_int_equal(ceb_runtime_apply(w.rt, c, NULL), 0);
+    const unsigned n = 2 * CEB_FILTER_SAMPLE + 3;
+    for (unsigned i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%u", i);
+        assert_int_equal(fx_emit1(&src, id, i % 2 ? "x" : "y", NULL), 0);
+    }
+    FX_RUN_UNTIL(&w, src.nacks == (int)n);
+    assert_int_equal((int)fx_metric(&w, w.rt->m_filter_time, "ra", NULL), 2);
+    assert_int_equal((int)fx_metric(&w, w.rt->m_filter_time, "rall", NULL), 0);
+    ceb_buf out = {0};
+    assert_int_equal(ceb_metrics_render(w.metrics, &out), 0);
+    assert_non_null(strstr(out.data, "cebridge_filter_evaluation_seconds_count{route=\"ra\"} 2\n"));
+    assert_non_null(strstr(out.data, "cebridge_filter_evaluation_seconds_bucket{route=\"ra\",le=\"5e-08\"}"));
+    ceb_buf_free(&out);
+    fx_world_free(&w);
+}
+
 static void test_transform_clones(void **st)
 {
     (void)st;
@@ -344,6 +377,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fanout_acks_once_after_all),
         cmocka_unit_test(test_filter_and_filtered_only_acks),
+        cmocka_unit_test(test_filter_time_sampled),
         cmocka_unit_test(test_transform_clones),
         cmocka_unit_test(test_dead_letter_ok_acks),
         cmocka_unit_test(test_failed_dead_letter_nacks),
