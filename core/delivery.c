@@ -405,6 +405,7 @@ static void process_attempt(ceb_runtime *rt, ceb_delivery *a)
     ceb__record *rec = a->rec;
     if (rec == NULL) {
         /* late complete() of an attempt that timed out or was cancelled */
+        q->orphaned--;
         load_dec(rt, q);
         att_free(rt, a);
         return;
@@ -430,10 +431,16 @@ static void timeout_fire(ceb_tq_node *n)
     a->rec = NULL;
     rec->cur = NULL;
     q->d_timeout++;
+    q->orphaned++;
     load_inc(rt, q);   /* the orphaned attempt holds a slot until its complete() */
     char detail[64];
     snprintf(detail, sizeof(detail), "attempt timed out after %lld ms",
              (long long)a->deadline_ms);
+    /* Said at 3 a.m.: a sink that never completes its timed-out attempts
+       fills max_inflight with them and its sources stay paused. */
+    ceb__rt_log(rt, CEB_LOG_WARN, a->sink->component,
+                "%s; the attempt keeps its in-flight slot until the sink completes it "
+                "(%zu such attempts now)", detail, q->orphaned);
     outcome(rt, rec, CEB_OUTCOME_RETRY, CEB_ETIMEDOUT, 0, detail);
 }
 
@@ -586,6 +593,7 @@ void ceb__delivery_drop(ceb_runtime *rt, ceb__record *rec)
     if (rec->cur != NULL) {
         rec->cur->rec = NULL;
         rec->cur = NULL;
+        q->orphaned++;
         load_inc(rt, q);   /* the orphaned attempt keeps its slot */
     }
     if (rec->waiting) {

@@ -81,6 +81,7 @@ typedef struct ceb__sinkq {
     size_t nwait;
     size_t inflight;                  /* attempts handed to deliver() and not completed */
     size_t load;                      /* records targeting the sink + orphaned attempts */
+    size_t orphaned;                  /* attempts timed out or cancelled, not yet completed */
     struct ceb_delivery *attempts;
     bool blocked;                     /* sources paused because of this sink */
     bool kick_queued;

@@ -471,6 +471,10 @@ class TestCore(unittest.TestCase):
         self.assertRegex(evs[0].get("cebdlqreason", ""), r"(?i)time")
         acked, _, _ = read_acks(acks)
         self.assertEqual([(a[0], a[1]) for a in acked], [(0, 0)])
+        # The operator is told that a timed-out attempt keeps its slot.
+        self.assertRegex(b.log(), r"component=sink/slow msg=\"attempt timed out after 50 ms; "
+                         r"the attempt keeps its in-flight slot until the sink completes it "
+                         r"\(\d+ such attempts now\)\"")
 
     def test_transform_sets_and_removes(self):
         b = self.bridge("transform")
