@@ -31,6 +31,8 @@ import tempfile
 import time
 import unittest
 
+from kafka_mock import KafkaMock
+
 BUILD = None
 SCALE = 1.0
 SKIP = 77   # CTest SKIP_RETURN_CODE: reported as skipped, not passed
@@ -80,36 +82,13 @@ def read_events(path):
     return out
 
 
-class Mock:
-    """build/bin/kafka-mock: the first stdout line is the bootstrap list."""
-
-    def __init__(self, topics):
-        args = [os.path.join(BUILD, "bin", "kafka-mock"), "--brokers", "3"]
-        for t in topics:
-            args += ["--topic", t]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.brokers = self.proc.stdout.readline().decode().strip()
-        if not self.brokers:
-            self.stop()
-            raise AssertionError("kafka-mock printed no bootstrap servers")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc.stdout.close()
-
 
 class TestKafka(unittest.TestCase):
     mock = None
 
     @classmethod
     def setUpClass(cls):
-        cls.mock = Mock(["rt.in:1", "rt.bin:1", "rt.st:1", "ord.src:3", "ord.dst:3",
+        cls.mock = KafkaMock(BUILD, ["rt.in:1", "rt.bin:1", "rt.st:1", "ord.src:3", "ord.dst:3",
                          "kill.src:3", "outbox:1"])
 
     @classmethod

@@ -38,6 +38,8 @@ import threading
 import time
 import unittest
 
+from kafka_mock import KafkaMock
+
 BUILD = None
 SCALE = 1.0
 N = 500
@@ -118,27 +120,6 @@ class Redis:
         except (IndexError, ValueError):
             return -1
 
-
-class Mock:
-    def __init__(self, topics):
-        args = [os.path.join(BUILD, "bin", "kafka-mock"), "--brokers", "3"]
-        for t in topics:
-            args += ["--topic", t]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.brokers = self.proc.stdout.readline().decode().strip()
-        if not self.brokers:
-            self.stop()
-            raise AssertionError("kafka-mock printed no bootstrap servers")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc.stdout.close()
 
 
 class Gate:
@@ -236,7 +217,7 @@ class TestRedisToKafka(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="ceb_redis_kafka_it_")
         self.redis = Redis()
-        self.mock = Mock(["rk.out:3"])
+        self.mock = KafkaMock(BUILD, ["rk.out:3"])
         self.gate = Gate(self.mock.brokers.split(",")[0])
         self.procs = []
 
