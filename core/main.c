@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,10 @@ static int do_run(ceb_main *m)
         return EXIT_FAIL;
     }
     m->drain_ms = c->settings.drain_timeout_ms;
+    /* A peer that closes while we write (an HTTP client gone mid-pipeline, a
+       broker connection reset) must cost that connection an EPIPE, not the
+       process its life: plugins write to sockets with write(2). */
+    signal(SIGPIPE, SIG_IGN);
     size_t nsrc = c->nsources, nsnk = c->nsinks, nrt = c->nroutes;
     if ((rc = uv_loop_init(&m->loop)) != 0 || (rc = ceb_metrics_new(&m->metrics)) < 0) {
         ceb_log_write(&m->log, CEB_LOG_ERROR, "core", NULL, "init: %s", ceb_strerror(rc));

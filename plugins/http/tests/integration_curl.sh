@@ -41,6 +41,23 @@ expect 415 "http://127.0.0.1:$PORT/" -H 'Content-Type: text/plain' -d 'hi'
 expect 405 -X DELETE "http://127.0.0.1:$PORT/"
 expect 200 "http://127.0.0.1:$PORT/readyz"
 
+# Clients that pipeline requests and reset the connection before reading the
+# answers: writing those answers fails with EPIPE, which costs the connection,
+# never the daemon (SIGPIPE is ignored; kill -PIPE checks that directly).
+python3 - "$PORT" <<'PY'
+import socket, struct, sys
+port = int(sys.argv[1])
+req = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+for _ in range(20):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(req * 500)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+PY
+kill -PIPE "$PID"
+expect 200 "http://127.0.0.1:$PORT/healthz"
+kill -0 "$PID" || { echo "FAIL: the daemon died of SIGPIPE"; cat "$DIR/log"; exit 1; }
+
 # ack: delivered answered only after the file sink wrote it: it is there now.
 grep -q '"id":"d1"' "$DIR/out.jsonl" || { echo "FAIL: delivered event not in the sink"; exit 1; }
 kill "$PID"; wait "$PID" || true; PID=
