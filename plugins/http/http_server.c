@@ -82,14 +82,19 @@ struct http_conn {
     bool lingering;              /* answered and shut down: draining what the client sends */
     uv_shutdown_t shutdown;
     bool url_too_long;
+    bool in_feed;                /* inside conn_feed: answers wait in `out` for one write */
     int phase;
     size_t writes;               /* uv_write requests in flight */
+    uint64_t deadline;           /* loop time (ms) the current phase times out; 0: none */
+    uint64_t armed;              /* loop time the timer is set to fire; 0: not set */
+    ceb_buf out;                 /* answers not yet written (coalesced per read) */
+    ceb_buf pathb;               /* the request's path, NUL-terminated; `path` points here */
     ceb_buf hbuf;
     hdr_off *hoff;
     size_t nh, hcap;
     bool last_was_value;
     ceb_buf url;
-    char *path;
+    const char *path;            /* NULL until the headers are complete */
     ceb_buf body;
     ceb_http_header *hv;
     http_route *route;
@@ -210,9 +215,10 @@ static void conn_free(http_conn *c)
     ceb_buf_free(&c->url);
     ceb_buf_free(&c->body);
     ceb_buf_free(&c->pending_in);
+    ceb_buf_free(&c->out);
+    ceb_buf_free(&c->pathb);
     free(c->hoff);
     free(c->hv);
-    free(c->path);
     free(c);
 }
 
@@ -260,6 +266,7 @@ typedef struct write_req {
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_timeout(uv_timer_t *t);
+static void conn_timer(http_conn *c, uint64_t ms);
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
@@ -290,9 +297,15 @@ static void conn_linger(http_conn *c)
     c->lingering = true;
     c->shutdown.data = c;
     uint64_t ms = c->l->lim.header_timeout_ms;
-    uv_timer_start(&c->timer, on_timeout, ms > 0 && ms < 2000 ? ms : 2000, 0);
+    conn_timer(c, ms > 0 && ms < 2000 ? ms : 2000);
     if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
         conn_close(c);
+}
+
+static void conn_linger_if_done(http_conn *c)
+{
+    if (c->close_after && c->writes == 0 && c->out.len == 0)
+        conn_linger(c);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -306,26 +319,33 @@ static void on_written(uv_write_t *req, int status)
         return;
     if (status < 0)
         conn_close(c);
-    else if (c->close_after && c->writes == 0)
-        conn_linger(c);
+    else
+        conn_linger_if_done(c);
 }
 
-static void conn_write(http_conn *c, ceb_buf *b)
+/*
+ * Write what `out` holds. Nothing queued: try the socket at once (an answer
+ * usually fits), which spares the write request, its callback and the poll
+ * for writability; `out` keeps its memory for the next answer. What the
+ * socket does not take goes to a uv_write of its own.
+ */
+static void conn_flush(http_conn *c)
 {
-    /* Nothing queued: try the socket at once (an answer usually fits), which
-       spares the write request, its callback and the poll for writability. */
+    if (c->closing || c->out.len == 0) {
+        conn_linger_if_done(c);
+        return;
+    }
     size_t off = 0;
     if (c->writes == 0) {
-        uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
+        uv_buf_t ub = uv_buf_init(c->out.data, (unsigned)c->out.len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
-        if (n == (int)b->len) {
-            ceb_buf_free(b);
-            if (c->close_after)
-                conn_linger(c);
+        if (n == (int)c->out.len) {
+            ceb_buf_reset(&c->out);
+            conn_linger_if_done(c);
             return;
         }
         if (n < 0 && n != UV_EAGAIN) {
-            ceb_buf_free(b);
+            ceb_buf_reset(&c->out);
             conn_close(c);
             return;
         }
@@ -333,13 +353,12 @@ static void conn_write(http_conn *c, ceb_buf *b)
     }
     write_req *w = malloc(sizeof *w);
     if (w == NULL) {
-        ceb_buf_free(b);
         conn_close(c);
         return;
     }
     size_t len = 0;
     w->conn = c;
-    w->data = ceb_buf_steal(b, &len);
+    w->data = ceb_buf_steal(&c->out, &len);
     uv_buf_t ub = uv_buf_init(w->data + off, (unsigned)(len - off));
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, on_written) < 0) {
         ceb_free(w->data);
@@ -350,6 +369,68 @@ static void conn_write(http_conn *c, ceb_buf *b)
     c->writes++;
 }
 
+/* Queue bytes for the client; written at once unless the parser is running
+   (then once per read, so pipelined answers leave in one write). */
+static void conn_write(http_conn *c, const char *data, size_t len)
+{
+    if (c->closing)
+        return;
+    if (ceb_buf_append(&c->out, data, len) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (!c->in_feed)
+        conn_flush(c);
+}
+
+static int buf_append_u64(ceb_buf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    return ceb_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+/* The answer's head and body, appended to `out` without printf (this runs
+   once per request). */
+static int answer_format(ceb_buf *b, int status, bool close, const char *extra,
+                         const char *ctype, const char *body, size_t blen)
+{
+    const char *text = http_status_text(status);
+    int rc = ceb_buf_append(b, "HTTP/1.1 ", 9);
+    if (rc == 0)
+        rc = buf_append_u64(b, (uint64_t)status);
+    if (rc == 0)
+        rc = ceb_buf_append(b, " ", 1);
+    if (rc == 0)
+        rc = ceb_buf_append_str(b, text);
+    if (rc == 0)
+        rc = ceb_buf_append(b, "\r\nContent-Length: ", 18);
+    if (rc == 0)
+        rc = buf_append_u64(b, (uint64_t)blen);
+    if (rc == 0)
+        rc = ceb_buf_append(b, "\r\n", 2);
+    if (rc == 0 && ctype != NULL && blen > 0) {
+        rc = ceb_buf_append(b, "Content-Type: ", 14);
+        if (rc == 0)
+            rc = ceb_buf_append_str(b, ctype);
+        if (rc == 0)
+            rc = ceb_buf_append(b, "\r\n", 2);
+    }
+    if (rc == 0 && extra != NULL)
+        rc = ceb_buf_append_str(b, extra);
+    if (rc == 0 && close)
+        rc = ceb_buf_append(b, "Connection: close\r\n", 19);
+    if (rc == 0)
+        rc = ceb_buf_append(b, "\r\n", 2);
+    if (rc == 0 && blen > 0)
+        rc = ceb_buf_append(b, body, blen);
+    return rc;
+}
+
 static void conn_send(http_conn *c, int status, bool keep_alive, const char *extra,
                       const char *ctype, const char *body, size_t blen)
 {
@@ -357,25 +438,14 @@ static void conn_send(http_conn *c, int status, bool keep_alive, const char *ext
         return;
     if (!keep_alive)
         c->close_after = true;
-    ceb_buf b = {0};
-    int rc = ceb_buf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status,
-                            http_status_text(status), blen);
-    if (rc == 0 && ctype != NULL && blen > 0)
-        rc = ceb_buf_printf(&b, "Content-Type: %s\r\n", ctype);
-    if (rc == 0 && extra != NULL)
-        rc = ceb_buf_append_str(&b, extra);
-    if (rc == 0 && c->close_after)
-        rc = ceb_buf_append_str(&b, "Connection: close\r\n");
-    if (rc == 0)
-        rc = ceb_buf_append(&b, "\r\n", 2);
-    if (rc == 0 && blen > 0)
-        rc = ceb_buf_append(&b, body, blen);
-    if (rc < 0) {
-        ceb_buf_free(&b);
+    size_t mark = c->out.len;
+    if (answer_format(&c->out, status, c->close_after, extra, ctype, body, blen) < 0) {
+        c->out.len = mark;
         conn_close(c);
         return;
     }
-    conn_write(c, &b);
+    if (!c->in_feed)
+        conn_flush(c);
 }
 
 /* A JSON error body {"error": msg}. */
@@ -398,8 +468,16 @@ static void conn_send_error(http_conn *c, int status, bool keep_alive, const cha
 static void on_timeout(uv_timer_t *t)
 {
     http_conn *c = t->data;
-    if (c->closing)
+    c->armed = 0;
+    if (c->closing || c->deadline == 0)
         return;
+    uint64_t now = uv_now(c->l->loop);
+    if (now < c->deadline) {          /* the deadline moved on since the timer was set */
+        c->armed = c->deadline;
+        uv_timer_start(&c->timer, on_timeout, c->deadline - now, 0);
+        return;
+    }
+    c->deadline = 0;
     if (c->lingering) {
         conn_close(c);
         return;
@@ -415,12 +493,25 @@ static void on_timeout(uv_timer_t *t)
     }
 }
 
+/*
+ * Set the current phase's deadline (ms from now; 0: none). The timer is
+ * only restarted when the new deadline is earlier than the one it is set
+ * for; otherwise it fires early and moves itself on. Each request changes
+ * the deadline three times, and this keeps those changes off libuv's timer
+ * heap.
+ */
 static void conn_timer(http_conn *c, uint64_t ms)
 {
-    if (ms == 0)
-        uv_timer_stop(&c->timer);
-    else
+    if (ms == 0) {
+        c->deadline = 0;
+        return;
+    }
+    uint64_t now = uv_now(c->l->loop);
+    c->deadline = now + ms;
+    if (c->armed == 0 || c->deadline < c->armed) {
+        c->armed = c->deadline;
         uv_timer_start(&c->timer, on_timeout, ms, 0);
+    }
 }
 
 /* ---- request state ----------------------------------------------------- */
@@ -436,7 +527,6 @@ static void req_reset(http_conn *c)
     c->url_too_long = false;
     c->answered = false;
     c->route = NULL;
-    free(c->path);
     c->path = NULL;
 }
 
@@ -572,9 +662,10 @@ static int on_headers_complete(http_parser *p)
     } else if (ulen > 0 && u[0] != '*') {
         return early_answer(c, 400, NULL, "invalid request target");
     }
-    c->path = strndup(path, plen);
-    if (c->path == NULL)
+    ceb_buf_reset(&c->pathb);
+    if (ceb_buf_append(&c->pathb, path, plen) < 0 || ceb_buf_append(&c->pathb, "", 1) < 0)
         return -1;
+    c->path = c->pathb.data;
     c->phase = PH_BODY;
     conn_timer(c, c->l->lim.body_timeout_ms);
 
@@ -621,8 +712,7 @@ static int on_headers_complete(http_parser *p)
         c->answered = true;
         if (body_follows(c)) {
             c->close_after = true;
-            if (c->writes == 0)
-                conn_linger(c);
+            conn_linger_if_done(c);
             return -1;
         }
         return 0;
@@ -630,10 +720,8 @@ static int on_headers_complete(http_parser *p)
     const ceb_http_header *ex = ceb_http_header_find(c->hv, c->nh, "expect");
     if (ex != NULL && p->http_major == 1 && p->http_minor >= 1) {
         if (ex->value_len == 12 && strncasecmp(ex->value, "100-continue", 12) == 0) {
-            ceb_buf b = {0};
-            if (ceb_buf_append_str(&b, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
-                return -1;
-            conn_write(c, &b);
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            conn_write(c, cont, sizeof cont - 1);
         } else {
             c->reply = NULL;
             free(reply);
@@ -734,7 +822,20 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
 }
 
+static void conn_feed_parse(http_conn *c, const char *data, size_t n);
+
+/* Parse what was read; the answers it produced leave in one write. */
 static void conn_feed(http_conn *c, const char *data, size_t n)
+{
+    bool nested = c->in_feed;
+    c->in_feed = true;
+    conn_feed_parse(c, data, n);
+    c->in_feed = nested;
+    if (!nested)
+        conn_flush(c);
+}
+
+static void conn_feed_parse(http_conn *c, const char *data, size_t n)
 {
     size_t done = http_parser_execute(&c->parser, &parser_settings, data, n);
     if (c->closing)
@@ -759,8 +860,7 @@ static void conn_feed(http_conn *c, const char *data, size_t n)
     if (e != HPE_OK || done != n) {
         if (c->answered || c->close_after) {   /* we stopped it after answering */
             c->close_after = true;
-            if (c->writes == 0)
-                conn_linger(c);
+            conn_linger_if_done(c);
             return;
         }
         int status = e == HPE_HEADER_OVERFLOW ? 431 : 400;

@@ -38,21 +38,23 @@ typedef struct client {
     size_t nparts;
     int want;                   /* responses to read before returning (0: until EOF) */
     bool wait_continue;         /* wait for "100 Continue" before the second part */
+    int rcvbuf;                 /* SO_RCVBUF when > 0 (a small one fills the server's output) */
     ceb_buf resp;
-    int status[16];
+    int status[16];             /* the first 16 answers' */
     int nresp;
+    int not202;                 /* answers other than 202 */
+    size_t parsed;              /* resp bytes counted by parse_responses */
     bool eof;                   /* the server closed the connection */
     atomic_bool done;
     uv_async_t *wake;           /* wakes the test's loop once done */
     pthread_t th;
 } client;
 
-/* Count complete responses in c->resp; fill status[]. */
+/* Count the complete responses c->resp gained since the last call; fill status[]. */
 static void parse_responses(client *c)
 {
-    c->nresp = 0;
-    size_t off = 0;
-    while (off < c->resp.len && c->nresp < 16) {
+    size_t off = c->parsed;           /* answers before it are counted already */
+    while (off < c->resp.len) {
         const char *p = c->resp.data + off;
         const char *end = strstr(p, "\r\n\r\n");
         if (end == NULL || strncmp(p, "HTTP/1.1 ", 9) != 0)
@@ -65,9 +67,15 @@ static void parse_responses(client *c)
         size_t total = (size_t)(end + 4 - p) + cl;
         if (off + total > c->resp.len)
             return;
-        if (status != 100)
-            c->status[c->nresp++] = status;
+        if (status != 100) {
+            if (c->nresp < 16)
+                c->status[c->nresp] = status;
+            c->nresp++;
+            if (status != 202)
+                c->not202++;
+        }
         off += total;
+        c->parsed = off;
     }
 }
 
@@ -79,6 +87,8 @@ static void *client_main(void *arg)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct timeval tv = { .tv_sec = 20 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (c->rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c->rcvbuf, sizeof c->rcvbuf);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
         c->eof = true;
         goto out;
@@ -474,6 +484,40 @@ static void test_keepalive_pipelining_chunked_continue(void **state)
     client_free(&c);
 }
 
+/* More pipelined requests than the socket buffers hold (4.5 MB of answers,
+   the client's receive buffer pinned at 4 KiB), sent before any answer is
+   read: the answers, coalesced per read, overflow into queued uv_writes, and
+   every one of them arrives, each event emitted once. */
+static void test_pipelined_flood(void **state)
+{
+    fx *f = *state;
+    start_source(f, "{\"listen\": \"127.0.0.1:0\"}");
+    enum { N = 50000 };
+    size_t one = strlen(BINARY);
+    char *flood = malloc(N * one + 1);
+    assert_non_null(flood);
+    for (size_t i = 0; i < N; i++)
+        memcpy(flood + i * one, BINARY, one);
+    flood[N * one] = '\0';
+    client c;
+    memset(&c, 0, sizeof c);
+    c.port = f->port;
+    c.wake = &f->wake;
+    c.want = N;
+    c.rcvbuf = 4096;
+    c.parts[0] = flood;
+    c.nparts = 1;
+    assert_int_equal(pthread_create(&c.th, NULL, client_main, &c), 0);
+    assert_int_equal(ceb_testhost_run(f->th, client_done, &c, 60000), 0);
+    pthread_join(c.th, NULL);
+    assert_false(c.eof);
+    assert_int_equal(c.nresp, N);
+    assert_int_equal(c.not202, 0);
+    assert_int_equal(ceb_testhost_emitted_count(f->ti), N);
+    client_free(&c);
+    free(flood);
+}
+
 typedef struct wait_emit {
     ceb_testhost_inst *ti;
     size_t n;
@@ -658,6 +702,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hmac_and_wrap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_and_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_pipelining_chunked_continue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ack_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_listener, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listener_per_host, setup, teardown),
