@@ -792,6 +792,19 @@ static size_t fast_value(const char *p, size_t i, size_t n, int depth, bool *ws)
     }
 }
 
+bool ceb__json_check_fast(const char *p, size_t n, bool *compact)
+{
+    bool ws = false;
+    size_t i = fast_ws(p, 0, n);
+    if (i != 0)
+        ws = true;
+    size_t j = fast_value(p, i, n, 0, &ws);
+    if (j == FAST_NO || fast_ws(p, j, n) != n)
+        return false;
+    *compact = !ws && j == n;
+    return true;
+}
+
 enum { FK_EXT, FK_ID, FK_SOURCE, FK_TYPE, FK_SPEC, FK_DCT, FK_SCHEMA, FK_SUBJECT, FK_TIME,
        FK_DATA, FK_OTHER };
 
@@ -954,7 +967,9 @@ static int fast_decode(const char *p, size_t n, ceb_event **out)
             ceb_buf_free(&text);
             goto no;
         }
-        if (ceb__event_take_data(ev, kind, copy, len, NULL) < 0)
+        /* JSON data is minified (or had nothing to minify) by now */
+        if ((kind == CEB_DATA_JSON ? ceb__event_take_data_compact(ev, copy, len)
+                                   : ceb__event_take_data(ev, kind, copy, len, NULL)) < 0)
             goto no;
     }
     *out = ev;
@@ -1078,6 +1093,13 @@ static void enc_put(ceb_buf *out, const char *s, size_t n)
     out->data[out->len] = '\0';
 }
 
+/* Append bytes known to fit. */
+static inline char *enc_copy(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
 static int encode_one(const ceb_event *ev, ceb_buf *out)
 {
     int rc;
@@ -1089,15 +1111,37 @@ static int encode_one(const ceb_event *ev, ceb_buf *out)
         ceb_attr a;
         if (ceb_event_attr_at(ev, i, &a) < 0)
             continue;
+        size_t nl = strlen(a.name);
+        bool bare = a.type == CEB_ATTR_INTEGER || a.type == CEB_ATTR_BOOLEAN;
+        if (scan_plain(a.name, 0, nl) == nl && (bare || scan_plain(a.text, 0, a.len) == a.len)) {
+            /* the common case: nothing to escape, one reservation */
+            if ((rc = ceb_buf_reserve(out, nl + a.len + 6)) < 0)
+                return rc;
+            char *p = out->data + out->len;
+            if (i > 0)
+                *p++ = ',';
+            *p++ = '"';
+            p = enc_copy(p, a.name, nl);
+            *p++ = '"';
+            *p++ = ':';
+            if (!bare)
+                *p++ = '"';
+            p = enc_copy(p, a.text, a.len);
+            if (!bare)
+                *p++ = '"';
+            *p = '\0';
+            out->len = (size_t)(p - out->data);
+            continue;
+        }
         if ((rc = ceb_buf_reserve(out, 1)) < 0)
             return rc;
         if (i > 0)
             enc_put(out, ",", 1);
-        if ((rc = enc_quote(out, a.name, strlen(a.name))) < 0 ||
+        if ((rc = enc_quote(out, a.name, nl)) < 0 ||
             (rc = ceb_buf_reserve(out, 1)) < 0)
             return rc;
         enc_put(out, ":", 1);
-        if (a.type == CEB_ATTR_INTEGER || a.type == CEB_ATTR_BOOLEAN)
+        if (bare)
             rc = ceb_buf_append(out, a.text, a.len);
         else
             rc = enc_quote(out, a.text, a.len);
@@ -1110,7 +1154,8 @@ static int encode_one(const ceb_event *ev, ceb_buf *out)
     if (data != NULL && kind != CEB_DATA_NONE) {
         if (kind == CEB_DATA_JSON || (ceb_event_data_is_json(ev) && ceb_event_data_json(ev) != NULL)) {
             if ((rc = ceb_buf_append_str(out, ",\"data\":")) < 0 ||
-                (rc = ceb__json_minify(data, len, out)) < 0)
+                (rc = ceb__event_data_compact(ev) ? ceb_buf_append(out, data, len)
+                                                  : ceb__json_minify(data, len, out)) < 0)
                 return rc;
         } else if (kind == CEB_DATA_TEXT && memchr(data, '\0', len) == NULL &&
                    ceb__utf8_valid(data, len, NULL)) {

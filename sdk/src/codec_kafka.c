@@ -36,9 +36,8 @@ const ceb_kafka_header *ceb_kafka_header_find(const ceb_kafka_header *h, size_t 
     return NULL;
 }
 
-ceb_kafka_mode ceb_kafka_classify(const ceb_kafka_header *h, size_t nh)
+static ceb_kafka_mode classify_ct(const ceb_kafka_header *ct)
 {
-    const ceb_kafka_header *ct = ceb_kafka_header_find(h, nh, "content-type");
     if (ct == NULL || ct->value == NULL || ct->value_len == 0)
         return CEB_KAFKA_MODE_BINARY;
     const char *s = ct->value;
@@ -60,42 +59,84 @@ ceb_kafka_mode ceb_kafka_classify(const ceb_kafka_header *h, size_t nh)
     return CEB_KAFKA_MODE_UNSUPPORTED;
 }
 
+ceb_kafka_mode ceb_kafka_classify(const ceb_kafka_header *h, size_t nh)
+{
+    return classify_ct(ceb_kafka_header_find(h, nh, "content-type"));
+}
+
+/* The first 3 bytes are "ce_", any case (no libc call: this runs per header). */
+static bool is_ce_prefix(const char *n, size_t len)
+{
+    return len > 3 && (n[0] | 0x20) == 'c' && (n[1] | 0x20) == 'e' && n[2] == '_';
+}
+
 static bool is_ce_header(const ceb_kafka_header *h)
 {
-    return h->name_len > 3 && strncasecmp(h->name, "ce_", 3) == 0;
+    return is_ce_prefix(h->name, h->name_len);
+}
+
+/* One of the headers that make a record a binary-mode event (any case). */
+static bool is_core_header(const ceb_kafka_header *h)
+{
+    size_t n = h->name_len;
+    if ((n != 5 && n != 7 && n != 9 && n != 14) || !is_ce_header(h))
+        return false;
+    const char *r = h->name + 3;
+    switch (n) {
+    case 5:  return strncasecmp(r, "id", 2) == 0;
+    case 7:  return strncasecmp(r, "type", 4) == 0;
+    case 9:  return strncasecmp(r, "source", 6) == 0;
+    default: return strncasecmp(r, "specversion", 11) == 0;
+    }
 }
 
 bool ceb_kafka_is_binary_event(const ceb_kafka_header *h, size_t nh)
 {
-    return ceb_kafka_header_find(h, nh, "ce_specversion") != NULL ||
-           ceb_kafka_header_find(h, nh, "ce_id") != NULL ||
-           ceb_kafka_header_find(h, nh, "ce_source") != NULL ||
-           ceb_kafka_header_find(h, nh, "ce_type") != NULL;
+    for (size_t i = 0; i < nh; i++)
+        if (is_core_header(&h[i]))
+            return true;
+    return false;
 }
 
 /* ---- decode ------------------------------------------------------------- */
-static bool is_context_attr(const char *name)
+
+/* The context attributes a ce_ header may carry, as bits; 0: an extension
+   (datacontenttype is refused before this is asked). */
+enum { KC_ID = 1, KC_SOURCE = 2, KC_TYPE = 4, KC_SUBJECT = 8, KC_TIME = 16,
+       KC_DATASCHEMA = 32, KC_SPECVERSION = 64 };
+
+static unsigned context_bit(const char *name, size_t n)
 {
-    return strcmp(name, "id") == 0 || strcmp(name, "source") == 0 ||
-           strcmp(name, "type") == 0 || strcmp(name, "subject") == 0 ||
-           strcmp(name, "time") == 0 || strcmp(name, "dataschema") == 0;
+#define KC_IS(lit) (n == sizeof(lit) - 1 && memcmp(name, lit, sizeof(lit) - 1) == 0)
+    switch (name[0]) {
+    case 'i': return KC_IS("id") ? KC_ID : 0;
+    case 's': return KC_IS("source") ? KC_SOURCE : KC_IS("subject") ? KC_SUBJECT
+                   : KC_IS("specversion") ? KC_SPECVERSION : 0;
+    case 't': return KC_IS("type") ? KC_TYPE : KC_IS("time") ? KC_TIME : 0;
+    case 'd': return KC_IS("dataschema") ? KC_DATASCHEMA : 0;
+    default:  return 0;
+    }
+#undef KC_IS
 }
 
-/* One ce_ header into `ev`. `have_sv` tracks ce_specversion. */
+/* One ce_ header into `ev`. `*set` holds the bits of the context attributes
+   set so far (KC_SPECVERSION: ce_specversion seen). */
 static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_opts *opts,
-                         bool *have_sv, ceb_buf *val, ceb_diag *d)
+                         unsigned *set, ceb_diag *d)
 {
     char name[256];
     size_t nl = h->name_len - 3;
     bool strict = opts == NULL || opts->strict;
     if (nl >= sizeof name)
         return ceb_diag_set(d, CEB_ESPEC, "header name too long: %.32s...", h->name);
-    bool upper = false;
+    bool upper = false, plain = true;
     for (size_t k = 0; k < nl; k++) {
         char c = h->name[3 + k];
         if (c >= 'A' && c <= 'Z') {
             upper = true;
             c = (char)(c - 'A' + 'a');
+        } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+            plain = false;
         }
         name[k] = c;
     }
@@ -106,60 +147,63 @@ static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_op
                                       "lower-case (ce_%s)", (int)h->name_len, h->name, name);
         opts->repaired |= CEB_REPAIRED_NAME;
     }
-    if (strcmp(name, "datacontenttype") == 0)
+    if (nl == 15 && memcmp(name, "datacontenttype", 15) == 0)
         return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_datacontenttype is not "
                                   "allowed in binary mode: use content-type");
-    int rc = ceb_attr_name_check(name, nl, d);
-    if (rc < 0)
-        return ceb__spec_error(d, rc, name);
-    bool is_sv = strcmp(name, "specversion") == 0;
-    if (is_sv ? *have_sv : ceb_event_get(ev, name) != NULL)
+    int rc;
+    if (!plain || (nl == 4 && memcmp(name, "data", 4) == 0)) {
+        rc = ceb_attr_name_check(name, nl, d);
+        if (rc < 0)
+            return ceb__spec_error(d, rc, name);
+    }
+    unsigned bit = context_bit(name, nl);
+    if (bit != 0 ? (*set & bit) != 0 : ceb_event_get(ev, name) != NULL)
         return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_%s is given more than once",
                                   name);
     if (h->value == NULL)
         return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_%s has a null value", name);
+    const char *v = h->value;
+    size_t vl = h->value_len;
     size_t bad = 0;
-    if (!ceb__utf8_valid(h->value, h->value_len, &bad) ||
-        memchr(h->value, '\0', h->value_len) != NULL)
+    if (!ceb__utf8_valid(v, vl, &bad) || memchr(v, '\0', vl) != NULL)
         return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_%s: value is not UTF-8 text "
                                   "(byte %zu)", name, bad);
-    ceb_buf_reset(val);
-    if ((rc = ceb_buf_append(val, h->value, h->value_len)) < 0 ||
-        (rc = ceb_buf_append(val, "", 0)) < 0)
-        return rc;
-    if (is_sv) {
-        *have_sv = true;
-        if (strcmp(val->data, "1.0") != 0)
+    if (bit == KC_SPECVERSION) {
+        *set |= KC_SPECVERSION;
+        if (vl != 3 || memcmp(v, "1.0", 3) != 0)
             return ceb_diag_set_field(d, CEB_ESPEC, "specversion",
-                                      "specversion must be \"1.0\", got \"%.32s\"", val->data);
+                                      "specversion must be \"1.0\", got \"%.*s\"",
+                                      (int)(vl > 32 ? 32 : vl), v);
         return 0;
     }
-    /* An empty required attribute is left unset: fill_required repairs or refuses it. */
-    if (val->len == 0 && (strcmp(name, "id") == 0 || strcmp(name, "source") == 0 ||
-                          strcmp(name, "type") == 0))
+    /* An empty attribute is left unset: fill_required repairs or refuses a
+       required one; an optional one is absent. */
+    if (vl == 0 && bit != 0)
         return 0;
-    if (is_context_attr(name))
-        rc = ceb_event_setn(ev, name, val->data, val->len, d);
+    if (bit != 0)
+        rc = ceb_event_setn(ev, name, v, vl, d);
     else
-        rc = ceb__event_set_ext(ev, name, CEB_ATTR_STRING, val->data, val->len, d);
-    return rc < 0 ? ceb__spec_error(d, rc, name) : 0;
+        rc = ceb__event_set_ext(ev, name, CEB_ATTR_STRING, v, vl, d);
+    if (rc < 0)
+        return ceb__spec_error(d, rc, name);
+    *set |= bit;
+    return 0;
 }
 
-static int decode_binary(const ceb_kafka_message *m, ceb_decode_opts *opts, ceb_event **out,
-                         ceb_diag *d)
+static int decode_binary(const ceb_kafka_message *m, const ceb_kafka_header *cth,
+                         ceb_decode_opts *opts, ceb_event **out, ceb_diag *d)
 {
     ceb_event *ev = NULL;
-    ceb_buf val = {0};
-    bool have_sv = false;
+    unsigned set = 0;
     int rc = ceb_event_new(&ev);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < m->nheaders; i++) {
         if (is_ce_header(&m->headers[i]) &&
-            (rc = decode_header(ev, &m->headers[i], opts, &have_sv, &val, d)) < 0)
+            (rc = decode_header(ev, &m->headers[i], opts, &set, d)) < 0)
             goto fail;
     }
-    if (!have_sv) {
+    if (!(set & KC_SPECVERSION)) {
         if (opts == NULL || opts->strict) {
             rc = ceb_diag_set_field(d, CEB_ESPEC, "specversion", "required attribute "
                                     "'specversion' is missing (header ce_specversion)");
@@ -167,10 +211,10 @@ static int decode_binary(const ceb_kafka_message *m, ceb_decode_opts *opts, ceb_
         }
         opts->repaired |= CEB_REPAIRED_SPECVERSION;
     }
-    if ((rc = ceb__event_fill_required(ev, opts, "header ce_", d)) < 0)
+    if ((set & (KC_ID | KC_SOURCE | KC_TYPE)) != (KC_ID | KC_SOURCE | KC_TYPE) &&
+        (rc = ceb__event_fill_required(ev, opts, "header ce_", d)) < 0)
         goto fail;
 
-    const ceb_kafka_header *cth = ceb_kafka_header_find(m->headers, m->nheaders, "content-type");
     const char *ct = NULL;
     size_t ctlen = 0;
     if (cth != NULL && cth->value != NULL) {
@@ -201,11 +245,9 @@ static int decode_binary(const ceb_kafka_message *m, ceb_decode_opts *opts, ceb_
             goto fail;
         }
     }
-    ceb_buf_free(&val);
     *out = ev;
     return 0;
 fail:
-    ceb_buf_free(&val);
     ceb_event_unref(ev);
     return rc;
 }
@@ -224,7 +266,17 @@ static int key_to_partitionkey(ceb_event *ev, const ceb_kafka_message *m, ceb_di
 int ceb_kafka_decode(const ceb_kafka_message *m, unsigned flags, ceb_decode_opts *opts,
                      ceb_event **out, ceb_kafka_mode *mode, ceb_diag *d)
 {
-    ceb_kafka_mode md = ceb_kafka_classify(m->headers, m->nheaders);
+    /* one pass: the first content-type, and whether a core ce_ header is there */
+    const ceb_kafka_header *cth = NULL;
+    bool core = false;
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const ceb_kafka_header *h = &m->headers[i];
+        if (cth == NULL && h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0)
+            cth = h;
+        else if (!core)
+            core = is_core_header(h);
+    }
+    ceb_kafka_mode md = classify_ct(cth);
     ceb_event *ev = NULL;
     int rc;
     *out = NULL;
@@ -232,8 +284,7 @@ int ceb_kafka_decode(const ceb_kafka_message *m, unsigned flags, ceb_decode_opts
         *mode = md;
     switch (md) {
     case CEB_KAFKA_MODE_UNSUPPORTED: {
-        const ceb_kafka_header *ct = ceb_kafka_header_find(m->headers, m->nheaders,
-                                                           "content-type");
+        const ceb_kafka_header *ct = cth;
         return ceb_diag_set(d, CEB_ENOTSUP, "unsupported CloudEvents format \"%.*s\" (only JSON)",
                             (int)(ct->value_len > 80 ? 80 : ct->value_len),
                             (const char *)ct->value);
@@ -243,8 +294,8 @@ int ceb_kafka_decode(const ceb_kafka_message *m, unsigned flags, ceb_decode_opts
         break;
     case CEB_KAFKA_MODE_BINARY:
     default:
-        if (ceb_kafka_is_binary_event(m->headers, m->nheaders)) {
-            rc = decode_binary(m, opts, &ev, d);
+        if (core) {
+            rc = decode_binary(m, cth, opts, &ev, d);
         } else if (m->value != NULL && ceb_codec_json_is_event(m->value, m->value_len)) {
             if (mode != NULL)
                 *mode = CEB_KAFKA_MODE_STRUCTURED;

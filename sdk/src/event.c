@@ -10,9 +10,10 @@
  * Allocation: the attribute strings of a small event live in an arena
  * inside the event (EV_ARENA bytes, handed out in order and only given
  * back with the event; a replaced value's space stays used), and up to
- * EV_EXT_INLINE extensions in an array inside it, so decoding a typical
- * event costs one allocation for the event and one for its data. Longer
- * strings and more extensions go to the heap as before.
+ * EV_EXT_INLINE extensions in an array inside it; data copied in
+ * (ceb_event_set_data, wrap, clone) goes there too while it fits, so
+ * decoding a typical small event costs one allocation. Longer strings,
+ * larger data and more extensions go to the heap as before.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -68,6 +69,7 @@ struct ceb_event {
     ceb_data_kind kind;
     char *data;                 /* NUL-terminated at data[data_len] */
     size_t data_len;
+    bool data_compact;          /* JSON data without insignificant whitespace */
     _Atomic(void *) json;       /* NULL: not parsed yet; JSON_FAILED; a cJSON tree; or
                                    an arena tree tagged with JSON_ARENA_TAG */
     ceb__ext ext_inline[EV_EXT_INLINE];   /* `ext` while cap_ext <= EV_EXT_INLINE */
@@ -456,7 +458,7 @@ static void event_free(ceb_event *ev)
     }
     if (ev->ext != ev->ext_inline)
         free(ev->ext);
-    free(ev->data);
+    ev_free_str(ev, ev->data);
     json_cache_drop(ev);
     free(ev);
 }
@@ -496,11 +498,12 @@ int ceb_event_clone(const ceb_event *ev, ceb_event **out)
         c->n_ext++;
     }
     if (ev->data != NULL) {
-        if ((c->data = dupn(ev->data, ev->data_len)) == NULL)
+        if ((c->data = ev_dupn(c, ev->data, ev->data_len)) == NULL)
             goto nomem;
         c->data_len = ev->data_len;
     }
     c->kind = ev->kind;
+    c->data_compact = ev->data_compact;
     *out = c;
     return 0;
 nomem:
@@ -827,18 +830,32 @@ const char *ceb_event_datacontenttype(const ceb_event *ev) { return ev->ctx[CTX_
 int ceb__event_take_data(ceb_event *ev, ceb_data_kind kind, char *data, size_t len, cJSON *parsed)
 {
     if (ceb_event_is_frozen(ev)) {
-        free(data);
+        ev_free_str(ev, data);
         cJSON_Delete(parsed);
         return CEB_EIMMUTABLE;
     }
-    free(ev->data);
+    ev_free_str(ev, ev->data);
     json_cache_drop(ev);
     ev->data = data;
     ev->data_len = data ? len : 0;
     ev->kind = data ? kind : CEB_DATA_NONE;
+    ev->data_compact = false;
     if (parsed != NULL)
         atomic_store_explicit(&ev->json, parsed, memory_order_release);
     return 0;
+}
+
+int ceb__event_take_data_compact(ceb_event *ev, char *data, size_t len)
+{
+    int rc = ceb__event_take_data(ev, CEB_DATA_JSON, data, len, NULL);
+    if (rc == 0)
+        ev->data_compact = data != NULL;
+    return rc;
+}
+
+bool ceb__event_data_compact(const ceb_event *ev)
+{
+    return ev->data_compact && ev->kind == CEB_DATA_JSON;
 }
 
 /* Copy data[0..len) into ev as its data of `kind`, caching `arena` (an
@@ -847,13 +864,14 @@ int ceb__event_take_data(ceb_event *ev, ceb_data_kind kind, char *data, size_t l
 static int take_data_copy(ceb_event *ev, ceb_data_kind kind, const void *data, size_t len,
                           const cJSON *arena)
 {
-    char *copy = dupn(data, len);
-    if (copy == NULL || ceb_event_is_frozen(ev)) {
+    if (ceb_event_is_frozen(ev)) {
         ceb__json_arena_free(arena);
-        if (copy == NULL)
-            return CEB_ENOMEM;
-        free(copy);
         return CEB_EIMMUTABLE;
+    }
+    char *copy = ev_dupn(ev, data, len); /* small data shares the event's allocation */
+    if (copy == NULL) {
+        ceb__json_arena_free(arena);
+        return CEB_ENOMEM;
     }
     int rc = ceb__event_take_data(ev, kind, copy, len, NULL);
     if (rc < 0) {
@@ -879,7 +897,16 @@ int ceb_event_set_data(ceb_event *ev, ceb_data_kind kind, const void *data, size
     }
     const cJSON *parsed = NULL;
     if (kind == CEB_DATA_JSON) {
-        /* The same decision and tree as cJSON, in one arena. */
+        /* Plain JSON is only checked here (no tree; ceb_event_data_json
+           parses it when asked); anything the check does not decide gets
+           the same decision and tree as cJSON, in one arena. */
+        bool compact = false;
+        if (data != NULL && ceb__json_check_fast(data, len, &compact)) {
+            int rc = take_data_copy(ev, kind, data, len, NULL);
+            if (rc == 0)
+                ev->data_compact = compact;
+            return rc;
+        }
         parsed = ceb__json_arena_parse(data ? data : "", len);
         if (parsed == NULL)
             return CEB_EINVAL;
@@ -981,9 +1008,15 @@ int ceb_event_wrap_from(ceb_rng *rng, ceb_clock *clk, const void *payload, size_
     if (len > 0) {
         ceb_data_kind kind;
         const cJSON *j = NULL;
+        bool compact = false;
         if (content_type != NULL && ceb__ctype_is_json(content_type, strlen(content_type))) {
-            j = ceb__json_arena_parse(payload, len); /* parsed once, kept as the cache */
-            kind = j != NULL ? CEB_DATA_JSON : CEB_DATA_BINARY;
+            if (ceb__json_check_fast(payload, len, &compact)) {
+                kind = CEB_DATA_JSON;   /* checked; parsed only when asked */
+            } else {
+                compact = false;
+                j = ceb__json_arena_parse(payload, len); /* parsed once, kept as the cache */
+                kind = j != NULL ? CEB_DATA_JSON : CEB_DATA_BINARY;
+            }
         } else if (memchr(payload, '\0', len) == NULL && ceb__utf8_valid(payload, len, NULL)) {
             kind = CEB_DATA_TEXT;
         } else {
@@ -991,6 +1024,7 @@ int ceb_event_wrap_from(ceb_rng *rng, ceb_clock *clk, const void *payload, size_
         }
         if ((rc = take_data_copy(ev, kind, payload, len, j)) < 0)
             goto fail;
+        ev->data_compact = compact && kind == CEB_DATA_JSON;
     }
     *out = ev;
     return 0;

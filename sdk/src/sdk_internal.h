@@ -44,6 +44,25 @@ int ceb__event_take_data(ceb_event *ev, ceb_data_kind kind, char *data, size_t l
 int ceb__json_minify(const char *text, size_t len, ceb_buf *out);
 
 /*
+ * codec_json.c: a conservative JSON check of text[0..len) for event data:
+ * true only when cJSON (and ceb__json_arena_parse) would accept it too
+ * (one value, RFC 8259 syntax, no surrogate escapes, depth <= 64, only
+ * ' ', '\t', '\n', '\r' around it); false means "not decided here" (parse
+ * it). *compact is set when it holds no insignificant whitespace, so
+ * ceb__json_minify would copy it unchanged. No allocation.
+ */
+bool ceb__json_check_fast(const char *text, size_t len, bool *compact);
+
+/* event.c: whether the event's JSON data is known to hold no insignificant
+   whitespace (ceb_event_set_data checked it, or a decoder said so through
+   ceb__event_take_data_compact): encoders may copy it as it is. */
+bool ceb__event_data_compact(const ceb_event *ev);
+
+/* event.c: ceb__event_take_data for JSON data that the caller knows is
+   compact (see ceb__event_data_compact). */
+int ceb__event_take_data_compact(ceb_event *ev, char *data, size_t len);
+
+/*
  * normalize.c: the binding codecs' shared normalization. spec_error turns a
  * setter's failure on `field` into CEB_ESPEC naming it (CEB_ENOMEM passes).
  * fill_required repairs a missing or empty id/source/type from `opts` (an
