@@ -310,9 +310,10 @@ static int h_emit(ceb_instance *inst, ceb_event *const *events, size_t n, void *
             return CEB_EINVAL;
         }
         ceb_event_freeze(events[i]);
-        ceb_diag d;
-        ceb_diag_clear(&d);
-        if (ceb_event_validate(events[i], &d) < 0) {
+        if (ceb_event_validate(events[i], NULL) < 0) {
+            ceb_diag d;   /* the message only for the refused event */
+            ceb_diag_clear(&d);
+            (void)ceb_event_validate(events[i], &d);
             if (on_loop)
                 ceb__rt_log(inst->rt, CEB_LOG_WARN, inst->component,
                             "emit refused an invalid event: %s", d.message);
