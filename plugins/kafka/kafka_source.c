@@ -115,6 +115,8 @@ typedef struct ks_part {
     int64_t rewind_to;
     uint64_t rewind_after; /* loop time */
     bool paused;           /* paused by us (rewind) */
+    char *def_source, *def_type; /* defaults.source/type rendered for this partition, when
+                                    they name neither offset nor key; NULL: not yet */
     struct ks_part *next;
 } ks_part;
 
@@ -143,6 +145,7 @@ typedef struct kafka_source {
     ceb_buf b_source, b_type, b_subject;
     char lookup_num[2][24];
     const rd_kafka_message_t *cur; /* for template lookups */
+    bool per_record;       /* a lookup of this render named offset or key */
     ceb_metric *m_repaired, *m_wrapped, *m_rejected;
     ceb_rng rng;           /* ids of wrapped records: one getrandom() per 32 */
     ceb_clock clock;       /* their `time`: the second formatted once */
@@ -184,6 +187,8 @@ static void ks_part_free(ks_part *p)
         n = r->next;
         free(r);
     }
+    free(p->def_source);
+    free(p->def_type);
     free(p->topic);
     free(p);
 }
@@ -368,6 +373,8 @@ static bool ks_lookup(void *arg, const char *ref, size_t len, const char **val, 
         *val = s->lookup_num[0];
         return true;
     }
+    if ((len == 6 && memcmp(ref, "offset", 6) == 0) || (len == 3 && memcmp(ref, "key", 3) == 0))
+        s->per_record = true;
     if (len == 6 && memcmp(ref, "offset", 6) == 0) {
         *vlen = (size_t)snprintf(s->lookup_num[1], sizeof s->lookup_num[1], "%" PRId64,
                                  m->offset);
@@ -391,6 +398,34 @@ static int ks_render(kafka_source *s, const ceb_template *t, ceb_buf *b)
     if (rc == 0)
         rc = ceb_buf_append(b, "", 0);
     return rc;
+}
+
+/* defaults.source and defaults.type for the record s->cur of partition p into
+   *src and *type: kept per partition when they depend on neither the offset
+   nor the key (the default templates name only {topic}), else rendered for
+   each record. Returns 0 or CEB_ENOMEM. */
+static int ks_defaults(kafka_source *s, ks_part *p, const char **src, const char **type)
+{
+    if (p->def_source != NULL) {
+        *src = p->def_source;
+        *type = p->def_type;
+        return 0;
+    }
+    s->per_record = false;
+    int rc = ks_render(s, s->cfg.def_source, &s->b_source);
+    if (rc == 0)
+        rc = ks_render(s, s->cfg.def_type, &s->b_type);
+    if (rc < 0)
+        return rc;
+    *src = s->b_source.data;
+    *type = s->b_type.data;
+    if (!s->per_record && *src != NULL && *type != NULL &&
+        (p->def_source = strdup(*src)) != NULL &&
+        (p->def_type = strdup(*type)) == NULL) {
+        free(p->def_source);
+        p->def_source = NULL;
+    }
+    return 0;
 }
 
 static void ks_count(kafka_source *s, ceb_metric *m)
@@ -486,15 +521,14 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
     }
     ceb_kafka_message km = {hv, nh, m->key, m->key_len, m->payload, m->len};
     s->cur = m;
-    int rc = ks_render(s, s->cfg.def_source, &s->b_source);
-    if (rc == 0)
-        rc = ks_render(s, s->cfg.def_type, &s->b_type);
+    const char *def_source, *def_type;
+    int rc = ks_defaults(s, p, &def_source, &def_type);
     if (rc < 0) {
         CEB_LOG_E(&s->ctx, "cannot render defaults: %s", ceb_strerror(rc));
         return;
     }
-    ceb_decode_opts o = {.strict = s->cfg.strict, .default_source = s->b_source.data,
-                         .default_type = s->b_type.data};
+    ceb_decode_opts o = {.strict = s->cfg.strict, .default_source = def_source,
+                         .default_type = def_type};
     ceb_diag d = {0};
     ceb_event *ev = NULL;
     if (ks_maybe_event(hv, nh, m))
@@ -519,7 +553,7 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
             return;
         ceb_diag_clear(&d);
         rc = ceb_event_wrap_from(&s->rng, &s->clock, m->payload ? m->payload : "", m->len,
-                                 ctype[0] ? ctype : NULL, s->b_type.data, s->b_source.data,
+                                 ctype[0] ? ctype : NULL, def_type, def_source,
                             s->b_subject.len > 0 ? s->b_subject.data : NULL, &ev, &d);
         if (rc == 0 && s->cfg.key_to_partitionkey && m->key != NULL && m->key_len > 0 &&
             memchr(m->key, '\0', m->key_len) == NULL)
@@ -534,7 +568,7 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
         dead = true;
         ceb_diag_clear(&d);
         rc = ceb_event_wrap_from(&s->rng, &s->clock, m->payload ? m->payload : "", m->len,
-                                 NULL, s->b_type.data, s->b_source.data, NULL, &ev, &d);
+                                 NULL, def_type, def_source, NULL, &ev, &d);
     }
     if (rc < 0) {
         CEB_LOG_E(&s->ctx, "%s[%" PRId32 "] offset %" PRId64 ": %s; left unread", topic,
