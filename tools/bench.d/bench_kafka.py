@@ -12,7 +12,10 @@ One build/bin/kafka-mock (3 brokers) for the whole run. Cases (events/s):
                       binary-mode CloudEvents (ce_ headers, JSON value) into
                       topic `bench`, plain JSON records into topic `plain`
   raw consume         kafka-bench-raw consume: librdkafka consumer reading
-                      every partition from the beginning, first record to Nth
+                      every partition from the beginning, first record to Nth;
+                      it reads each record's headers (librdkafka parses them
+                      on first access, as the kafka source must for ce_
+                      headers), key and value, as a client of the data would
   kafka -> /dev/null  cebridge: kafka source (consumer group) -> file sink on
                       /dev/null, for `bench` (CloudEvents) and for `plain`
                       (wrapped: new UUIDv4 id, receipt time); progress = the
