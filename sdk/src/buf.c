@@ -27,9 +27,13 @@ int ceb_buf_reserve(ceb_buf *b, size_t extra)
 
 int ceb_buf_append(ceb_buf *b, const void *p, size_t n)
 {
-    int rc = ceb_buf_reserve(b, n);
-    if (rc < 0)
-        return rc;
+    /* Most appends fit: skip the overflow and growth checks then (room for
+       the NUL included). */
+    if (b->cap - b->len <= n) {
+        int rc = ceb_buf_reserve(b, n);
+        if (rc < 0)
+            return rc;
+    }
     if (n > 0)
         memcpy(b->data + b->len, p, n);
     b->len += n;

@@ -88,11 +88,24 @@ static int hexval(char c)
     return -1;
 }
 
+/* Printable ASCII other than '%' and '"': the value is its own decoding. */
+static bool value_is_plain(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7f || c == '%' || c == '"')
+            return false;
+    }
+    return true;
+}
+
 int ceb_http_value_decode(const char *s, size_t n, ceb_buf *out, ceb_diag *d)
 {
     ceb_buf unq = {0};
     int rc;
     trim(&s, &n);
+    if (value_is_plain(s, n))   /* the common case: no escapes, nothing to validate */
+        return ceb_buf_append(out, s, n);
     if (n > 0 && s[0] == '"') {
         /* RFC 7230 3.2.6 quoted-string: "..." with \-escapes. */
         size_t i = 1;
@@ -199,10 +212,19 @@ static bool is_ce_header(const ceb_http_header *h)
 
 bool ceb_http_is_binary_event(const ceb_http_header *h, size_t nh)
 {
-    return ceb_http_header_find(h, nh, "ce-specversion") != NULL ||
-           ceb_http_header_find(h, nh, "ce-id") != NULL ||
-           ceb_http_header_find(h, nh, "ce-source") != NULL ||
-           ceb_http_header_find(h, nh, "ce-type") != NULL;
+    /* One pass over the headers (this runs for every request). */
+    for (size_t i = 0; i < nh; i++) {
+        if (!is_ce_header(&h[i]))
+            continue;
+        const char *n = h[i].name + 3;
+        size_t nl = h[i].name_len - 3;
+        if ((nl == 11 && strncasecmp(n, "specversion", 11) == 0) ||
+            (nl == 2 && strncasecmp(n, "id", 2) == 0) ||
+            (nl == 6 && strncasecmp(n, "source", 6) == 0) ||
+            (nl == 4 && strncasecmp(n, "type", 4) == 0))
+            return true;
+    }
+    return false;
 }
 int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body, size_t len,
                            ceb_decode_opts *opts, ceb_event **out, ceb_diag *d)
