@@ -16,7 +16,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -39,6 +41,7 @@ typedef struct client {
     int want;                   /* responses to read before returning (0: until EOF) */
     bool wait_continue;         /* wait for "100 Continue" before the second part */
     int rcvbuf;                 /* SO_RCVBUF when > 0 (a small one fills the server's output) */
+    unsigned gap_ms;            /* pause before each part after the first (a slow client) */
     ceb_buf resp;
     int status[16];             /* the first 16 answers' */
     int nresp;
@@ -103,6 +106,9 @@ static void *client_main(void *arg)
                 ceb_buf_append(&c->resp, buf, (size_t)n);
             }
         }
+        if (i > 0 && c->gap_ms > 0)
+            nanosleep(&(struct timespec){ .tv_sec = c->gap_ms / 1000,
+                                          .tv_nsec = (long)(c->gap_ms % 1000) * 1000000L }, NULL);
         size_t len = strlen(c->parts[i]);
         size_t sent = 0;
         while (sent < len) {
@@ -118,7 +124,8 @@ static void *client_main(void *arg)
             break;
         ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n <= 0) {
-            c->eof = true;
+            /* closed or reset by the server; the 20 s receive timeout is not */
+            c->eof = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
             break;
         }
         ceb_buf_append(&c->resp, buf, (size_t)n);
@@ -653,6 +660,34 @@ static void test_hostile(void **state)
     client_free(&c);
 }
 
+/* The per-connection deadline moves on without restarting the timer: a body
+   that comes after the header timeout but within the body timeout is
+   served, and the idle timeout then closes the kept-alive connection. */
+static void test_deadlines_move(void **state)
+{
+    fx *f = *state;
+    start_source(f, "{\"listen\": \"127.0.0.1:0\", \"header_timeout\": \"200ms\", "
+                    "\"body_timeout\": \"5s\", \"idle_timeout\": \"300ms\"}");
+    client c;
+    memset(&c, 0, sizeof c);
+    c.port = f->port;
+    c.wake = &f->wake;
+    c.want = 0;                        /* read until the server closes */
+    c.gap_ms = 600;                    /* past the header timeout, inside the body timeout */
+    c.parts[0] = "POST / HTTP/1.1\r\n" CE_HEADERS "Content-Type: application/json\r\n"
+                 "Content-Length: 7\r\n\r\n";
+    c.parts[1] = "{\"n\":1}";
+    c.nparts = 2;
+    assert_int_equal(pthread_create(&c.th, NULL, client_main, &c), 0);
+    assert_int_equal(ceb_testhost_run(f->th, client_done, &c, 30000), 0);
+    pthread_join(c.th, NULL);
+    assert_int_equal(c.nresp, 1);
+    assert_int_equal(c.status[0], 202);
+    assert_true(c.eof);                /* closed by the idle timeout, not the 20 s client timeout */
+    assert_int_equal(ceb_testhost_emitted_count(f->ti), 1);
+    client_free(&c);
+}
+
 static void test_config_errors(void **state)
 {
     fx *f = *state;
@@ -707,6 +742,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared_listener, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listener_per_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadlines_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
     };
