@@ -953,6 +953,13 @@ static int fast_decode(const char *p, size_t n, ceb_event **out)
         ceb_buf text = {0};
         ceb_data_kind kind = CEB_DATA_JSON;
         int rc;
+        if (json && !data_ws) {
+            /* nothing to minify: copied once, into the event when small */
+            if (ceb__event_copy_data(ev, CEB_DATA_JSON, data.p, data.n, true) < 0)
+                goto no;
+            *out = ev;
+            return 0;
+        }
         if (!json && data_str) {
             kind = CEB_DATA_TEXT;
             rc = ceb_buf_append(&text, data.p + 1, data.n - 2);
@@ -1068,11 +1075,53 @@ bool ceb_codec_json_is_event(const void *buf, size_t len)
 
 /* ---- encode ------------------------------------------------------------- */
 
+/* ceb_json_quote() of s[0..len) whose first special byte is at i < len: the
+   plain runs between escapes are copied whole. The same bytes out. */
+static int enc_quote_escaped(ceb_buf *out, const char *s, size_t len, size_t i)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (len > (SIZE_MAX - 2) / 6)
+        return CEB_ENOMEM;
+    int rc = ceb_buf_reserve(out, len * 6 + 2); /* every byte \u00XX at worst */
+    if (rc < 0)
+        return rc;
+    char *p = out->data + out->len;
+    *p++ = '"';
+    size_t run = 0;
+    for (;;) {
+        memcpy(p, s + run, i - run);
+        p += i - run;
+        if (i >= len)
+            break;
+        unsigned char ch = (unsigned char)s[i];
+        *p++ = '\\';
+        switch (ch) {
+        case '"':  *p++ = '"'; break;
+        case '\\': *p++ = '\\'; break;
+        case '\b': *p++ = 'b'; break;
+        case '\f': *p++ = 'f'; break;
+        case '\n': *p++ = 'n'; break;
+        case '\r': *p++ = 'r'; break;
+        case '\t': *p++ = 't'; break;
+        default: /* the other control characters */
+            *p++ = 'u'; *p++ = '0'; *p++ = '0';
+            *p++ = hex[ch >> 4]; *p++ = hex[ch & 15];
+        }
+        run = ++i;
+        i = scan_plain(s, i, len);
+    }
+    *p++ = '"';
+    out->len = (size_t)(p - out->data);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
 /* ceb_json_quote(), with the common case (nothing to escape) as one copy. */
 static int enc_quote(ceb_buf *out, const char *s, size_t len)
 {
-    if (scan_plain(s, 0, len) < len)
-        return ceb_json_quote(out, s, len);
+    size_t i = scan_plain(s, 0, len);
+    if (i < len)
+        return enc_quote_escaped(out, s, len, i);
     int rc = ceb_buf_reserve(out, len + 2);
     if (rc < 0)
         return rc;

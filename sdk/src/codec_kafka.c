@@ -323,6 +323,7 @@ int ceb_kafka_encode_binary(const ceb_event *ev, ceb_kafka_header_fn fn, void *a
                             ceb_buf *value)
 {
     ceb_buf name = {0};
+    char small[64] = "ce_"; /* most names: no allocation */
     int rc = 0;
     size_t na = ceb_event_attr_count(ev);
     for (size_t i = 0; i < na && rc == 0; i++) {
@@ -331,10 +332,18 @@ int ceb_kafka_encode_binary(const ceb_event *ev, ceb_kafka_header_fn fn, void *a
             break;
         if (strcmp(a.name, "datacontenttype") == 0)
             continue;
-        ceb_buf_reset(&name);
-        if ((rc = ceb_buf_printf(&name, "ce_%s", a.name)) < 0)
-            break;
-        rc = fn(arg, name.data, a.text, a.len);
+        size_t nl = strlen(a.name);
+        const char *hn = small;
+        if (nl + 4 <= sizeof small) {
+            memcpy(small + 3, a.name, nl + 1);
+        } else {
+            ceb_buf_reset(&name);
+            if ((rc = ceb_buf_append(&name, "ce_", 3)) < 0 ||
+                (rc = ceb_buf_append(&name, a.name, nl)) < 0)
+                break;
+            hn = name.data;
+        }
+        rc = fn(arg, hn, a.text, a.len);
     }
     if (rc == 0) {
         const char *ct = ceb_event_datacontenttype(ev);

@@ -884,6 +884,15 @@ static int take_data_copy(ceb_event *ev, ceb_data_kind kind, const void *data, s
     return 0;
 }
 
+int ceb__event_copy_data(ceb_event *ev, ceb_data_kind kind, const void *data, size_t len,
+                         bool compact)
+{
+    int rc = take_data_copy(ev, kind, data, len, NULL);
+    if (rc == 0)
+        ev->data_compact = compact && kind == CEB_DATA_JSON;
+    return rc;
+}
+
 int ceb_event_set_data(ceb_event *ev, ceb_data_kind kind, const void *data, size_t len)
 {
     if (ev == NULL || (data == NULL && len > 0) || kind < CEB_DATA_NONE || kind > CEB_DATA_JSON)
@@ -998,12 +1007,15 @@ int ceb_event_wrap_from(ceb_rng *rng, ceb_clock *clk, const void *payload, size_
         return rc;
     ceb_uuid4_from(rng, id);
     ceb_time_now_rfc3339_from(clk, now);
-    if ((rc = ceb_event_set(ev, "id", id, d)) < 0 ||
-        (rc = ceb_event_set(ev, "time", now, d)) < 0 ||
-        (rc = ceb_event_set(ev, "type", type, d)) < 0 ||
-        (rc = ceb_event_set(ev, "source", source, d)) < 0 ||
-        (subject != NULL && (rc = ceb_event_set(ev, "subject", subject, d)) < 0) ||
-        (content_type != NULL && (rc = ceb_event_set(ev, "datacontenttype", content_type, d)) < 0))
+    /* id and time are ours (a UUIDv4, an RFC 3339 UTC time): stored as they
+       are; the caller's values are checked as ceb_event_set would */
+    if ((rc = ctx_store(ev, CTX_ID, id, strlen(id))) < 0 ||
+        (rc = ctx_store(ev, CTX_TIME, now, strlen(now))) < 0 ||
+        (rc = ctx_set(ev, CTX_TYPE, type, strlen(type), d)) < 0 ||
+        (rc = ctx_set(ev, CTX_SOURCE, source, strlen(source), d)) < 0 ||
+        (subject != NULL && (rc = ctx_set(ev, CTX_SUBJECT, subject, strlen(subject), d)) < 0) ||
+        (content_type != NULL &&
+         (rc = ctx_set(ev, CTX_DATACONTENTTYPE, content_type, strlen(content_type), d)) < 0))
         goto fail;
     if (len > 0) {
         ceb_data_kind kind;

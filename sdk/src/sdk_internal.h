@@ -62,6 +62,13 @@ bool ceb__event_data_compact(const ceb_event *ev);
    compact (see ceb__event_data_compact). */
 int ceb__event_take_data_compact(ceb_event *ev, char *data, size_t len);
 
+/* event.c: copy data[0..len) (NUL-free not required) as the event's data of
+   `kind` without checking it (the caller did: JSON it has scanned, `compact`
+   as for ceb__event_data_compact); small data goes into the event's own
+   allocation. Returns 0, CEB_ENOMEM, CEB_EIMMUTABLE. */
+int ceb__event_copy_data(ceb_event *ev, ceb_data_kind kind, const void *data, size_t len,
+                         bool compact);
+
 /*
  * normalize.c: the binding codecs' shared normalization. spec_error turns a
  * setter's failure on `field` into CEB_ESPEC naming it (CEB_ENOMEM passes).
