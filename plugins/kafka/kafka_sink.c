@@ -75,6 +75,7 @@ typedef struct kafka_sink {
     bool drain_open;
     uint64_t drain_deadline;
     ceb_buf topic, value, keybuf;
+    bool topic_fixed;         /* `topic` names no attribute: rendered once, kept in topic */
     rd_kafka_headers_t *hdrs; /* being built */
 } kafka_sink;
 
@@ -212,18 +213,22 @@ static int kafka_sink_add_header(void *arg, const char *name, const char *value,
 static int kafka_sink_deliver(void *state, ceb_delivery *dlv, const ceb_event *ev)
 {
     kafka_sink *s = state;
-    ceb_diag d = {0};
     int rc;
     if (s->stopping)
         return CEB_ESHUTDOWN;
-    ceb_buf_reset(&s->topic);
-    rc = ceb_template_render_strict(s->cfg.topic, ev, NULL, NULL, &s->topic, &d);
-    if (rc == CEB_ENOMEM)
-        return rc;
-    if (rc < 0 || s->topic.len == 0) {
-        s->ctx.host->complete(dlv, CEB_OUTCOME_PERMANENT, CEB_EINVAL, 0,
-                              rc < 0 ? d.message : "topic template rendered empty");
-        return 0;
+    if (!s->topic_fixed) {
+        ceb_diag d = {0};
+        ceb_buf_reset(&s->topic);
+        rc = ceb_template_render_strict(s->cfg.topic, ev, NULL, NULL, &s->topic, &d);
+        if (rc == CEB_ENOMEM)
+            return rc;
+        if (rc < 0 || s->topic.len == 0) {
+            s->ctx.host->complete(dlv, CEB_OUTCOME_PERMANENT, CEB_EINVAL, 0,
+                                  rc < 0 ? d.message : "topic template rendered empty");
+            return 0;
+        }
+        if (ceb_template_is_constant(s->cfg.topic))
+            s->topic_fixed = true; /* the same text for every event from now on */
     }
     const char *key = NULL;
     size_t klen = 0;
