@@ -498,8 +498,19 @@ static void outcome(ceb_runtime *rt, ceb__record *rec, ceb_outcome oc, int err,
     uint32_t attempts = pol->attempts ? pol->attempts : 1;
     if (oc == CEB_OUTCOME_RETRY && rec->attempt < attempts) {
         int64_t delay = ceb__backoff_ms(pol, rec->attempt + 1, ceb__runtime_rand(rt));
-        if (retry_after_ms > delay)
+        /* A sink's Retry-After is a minimum, bounded by retry.max: a server
+           that asks for an hour (or a date in 2999) must not park the event,
+           and the partition or stream behind it, for that long. */
+        if (retry_after_ms > delay) {
             delay = retry_after_ms;
+            if (pol->max_ms > 0 && delay > (int64_t)pol->max_ms) {
+                delay = (int64_t)pol->max_ms;
+                ceb__rt_log(rt, CEB_LOG_DEBUG, rec->sink->component,
+                            "route %s: event %s: Retry-After of %lld ms capped at retry.max "
+                            "(%lld ms)", route->name, eid, (long long)retry_after_ms,
+                            (long long)delay);
+            }
+        }
         rec->sink->q->d_retries++;
         sink_dirty(rt, rec->sink->q);
         ceb__rt_log(rt, CEB_LOG_DEBUG, rec->sink->component,

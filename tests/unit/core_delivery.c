@@ -123,6 +123,26 @@ static void test_retry_after_is_a_minimum(void **st)
     fx_world_free(&w);
 }
 
+static void test_retry_after_capped_by_retry_max(void **st)
+{
+    (void)st;
+    fx_world w;
+    fx_src_cfg src = {0};
+    fx_sink_cfg a = { .mode = SINK_FAIL_N, .fail_n = 1, .err = CEB_EAGAIN,
+                      .retry_after_ms = 3600000, .detail = "HTTP 503" };
+    ceb_conf_retry rp = { .attempts = 3, .backoff = CEB_BACKOFF_CONSTANT, .initial_ms = 1,
+                          .max_ms = 20 };
+    setup1(&w, &src, &a, NULL, 0, rp);
+    assert_int_equal(fx_emit1(&src, "e", "t", NULL), 0);
+    FX_RUN_UNTIL(&w, src.nacks == 1);     /* an hour would outlast FX_RUN_UNTIL's deadline */
+    assert_int_equal(src.ack_status[0], 0);
+    assert_int_equal(a.deliveries, 2);
+    assert_true(a.at_ms[1] - a.at_ms[0] >= 20);
+    assert_true(fx_log_contains(&w, "Retry-After of 3600000 ms capped at retry.max (20 ms)"));
+    assert_true(fx_log_contains(&w, "attempt 1 failed (HTTP 503); retry in 20 ms"));
+    fx_world_free(&w);
+}
+
 static void test_deliver_error_classification(void **st)
 {
     (void)st;
@@ -269,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_retry_then_ok),
         cmocka_unit_test(test_exhausted_goes_to_dead_letter),
         cmocka_unit_test(test_retry_after_is_a_minimum),
+        cmocka_unit_test(test_retry_after_capped_by_retry_max),
         cmocka_unit_test(test_deliver_error_classification),
         cmocka_unit_test(test_timeout_and_late_complete),
         cmocka_unit_test(test_backpressure_hysteresis),
