@@ -16,6 +16,85 @@ static void process_attempt(ceb_runtime *rt, ceb_delivery *a);
 static void outcome(ceb_runtime *rt, ceb__record *rec, ceb_outcome oc, int err,
                     int64_t retry_after_ms, const char *detail);
 
+/* ---- attempt timeouts ------------------------------------------------ */
+
+/* A lane's node fired: time out every attempt at its head that is due. */
+static void lane_fire(ceb_tq_node *n)
+{
+    ceb__tlane *l = container_of(n, ceb__tlane, node);
+    ceb_runtime *rt = l->rt;
+    uint64_t now = uv_now(rt->loop);
+    while (l->head != NULL && l->head->due <= now) {
+        ceb_delivery *a = l->head;
+        l->head = a->lnext;
+        if (l->head != NULL)
+            l->head->lprev = NULL;
+        else
+            l->tail = NULL;
+        a->lane = NULL;
+        a->lprev = a->lnext = NULL;
+        timeout_fire(&a->timeout);
+    }
+    if (l->head != NULL && !ceb_tq_active(&l->node))
+        ceb_tq_add(&rt->tq, &l->node, l->head->due > now ? l->head->due - now : 0);
+}
+
+/* Arm the timeout of attempt `a` (a->deadline_ms > 0): in the lane of its
+   duration (a FIFO, O(1)), or on its own node when every lane is taken. */
+static void timeout_start(ceb_runtime *rt, ceb_delivery *a)
+{
+    ceb__tlane *l = NULL;
+    for (size_t i = 0; i < CEB__TLANES && l == NULL; i++)
+        if (rt->tlanes[i].ms == a->deadline_ms)
+            l = &rt->tlanes[i];
+    for (size_t i = 0; i < CEB__TLANES && l == NULL; i++)
+        if (rt->tlanes[i].ms == 0) {
+            l = &rt->tlanes[i];
+            l->ms = a->deadline_ms;
+            l->rt = rt;
+            ceb_tq_node_init(&l->node, lane_fire);
+        }
+    if (l == NULL) {
+        ceb_tq_add(&rt->tq, &a->timeout, (uint64_t)a->deadline_ms);
+        return;
+    }
+    a->lane = l;
+    a->due = uv_now(rt->loop) + (uint64_t)a->deadline_ms;
+    a->lnext = NULL;
+    a->lprev = l->tail;
+    if (l->tail != NULL)
+        l->tail->lnext = a;
+    else
+        l->head = a;
+    l->tail = a;
+    if (!ceb_tq_active(&l->node))
+        ceb_tq_add(&rt->tq, &l->node, (uint64_t)a->deadline_ms);
+}
+
+/* Disarm it (nothing when it is not armed). */
+static void timeout_stop(ceb_runtime *rt, ceb_delivery *a)
+{
+    ceb__tlane *l = a->lane;
+    if (l == NULL) {
+        ceb_tq_remove(&rt->tq, &a->timeout);
+        return;
+    }
+    if (a->lprev != NULL)
+        a->lprev->lnext = a->lnext;
+    else
+        l->head = a->lnext;
+    if (a->lnext != NULL)
+        a->lnext->lprev = a->lprev;
+    else
+        l->tail = a->lprev;
+    a->lane = NULL;
+    a->lprev = a->lnext = NULL;
+    if (l->head == NULL)
+        ceb_tq_remove(&rt->tq, &l->node);
+    /* otherwise the node stays armed for an earlier time than the new head:
+       it fires early, finds nothing due and re-arms (lane_fire) */
+}
+
 /* ---- allocation ------------------------------------------------------ */
 
 static ceb__record *rec_alloc(ceb_runtime *rt)
@@ -362,7 +441,7 @@ static void dispatch(ceb_runtime *rt, ceb__sinkq *q)
         sink_dirty(rt, q);
         rec->cur = a;
         if (a->deadline_ms > 0)
-            ceb_tq_add(&rt->tq, &a->timeout, (uint64_t)a->deadline_ms);
+            timeout_start(rt, a);
         a->in_deliver = true;
         int rc = sink->plugin->sink->deliver(sink->state, a, rec->ev);
         a->in_deliver = false;
@@ -387,7 +466,7 @@ static void dispatch(ceb_runtime *rt, ceb__sinkq *q)
 static void process_attempt(ceb_runtime *rt, ceb_delivery *a)
 {
     ceb__sinkq *q = a->sink->q;
-    ceb_tq_remove(&rt->tq, &a->timeout);
+    timeout_stop(rt, a);
     if (a->prev != NULL)
         a->prev->next = a->next;
     else
@@ -634,7 +713,7 @@ void ceb__delivery_sink_stopped(ceb_runtime *rt, ceb_instance *sink)
         q->attempts = a->next;
         if (q->attempts != NULL)
             q->attempts->prev = NULL;
-        ceb_tq_remove(&rt->tq, &a->timeout);
+        timeout_stop(rt, a);
         q->inflight--;
         ceb__record *rec = a->rec;
         if (a->done_queued) {

@@ -64,6 +64,9 @@ struct ceb_delivery {
     uint32_t attempt;
     bool dlq;
     int64_t deadline_ms;
+    struct ceb__tlane *lane;          /* timeout in this lane, or NULL */
+    uint64_t due;                     /* uv_now() + deadline_ms, while in a lane */
+    struct ceb_delivery *lprev, *lnext;
     bool in_deliver;                  /* inside sink->deliver() */
     bool completed;                   /* complete() seen */
     ceb_outcome outcome;

@@ -89,6 +89,16 @@ struct ceb__message;
 struct ceb__record;
 struct ceb__sinkq;
 
+/* Attempts whose timeout is `ms` start in time order, so they are due in
+   that order: a FIFO with one timer-queue node for its head (delivery.c). */
+typedef struct ceb__tlane {
+    int64_t ms;                          /* 0: slot unused */
+    struct ceb_delivery *head, *tail;
+    ceb_tq_node node;
+    struct ceb_runtime *rt;
+} ceb__tlane;
+#define CEB__TLANES 4
+
 struct ceb_runtime {
     uv_loop_t *loop;
     ceb_log *log;
@@ -114,6 +124,9 @@ struct ceb_runtime {
     struct ceb__route *dirty_routes;
     struct ceb__sinkq *dirty_sinks;
     uint64_t last_flush;
+
+    /* attempt timeouts by duration (a duration beyond these uses its own node) */
+    ceb__tlane tlanes[CEB__TLANES];
 
     /* free lists (no allocation per event in steady state) */
     struct ceb__record *free_recs; size_t nfree_recs;

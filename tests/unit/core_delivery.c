@@ -194,6 +194,42 @@ static void test_timeout_and_late_complete(void **st)
     fx_world_free(&w);
 }
 
+/* Attempts with one timeout share a FIFO lane with one timer node: when the
+   first completes early, the node fires at its old deadline, finds nothing
+   due and re-arms for the next; the next still times out on time, and an
+   attempt completed in time never does. */
+static void test_timeout_lane_after_head_completes(void **st)
+{
+    (void)st;
+    fx_world w;
+    fx_src_cfg src = {0};
+    fx_sink_cfg a = { .mode = SINK_HOLD };
+    ceb_conf_retry rp = { .attempts = 1, .backoff = CEB_BACKOFF_CONSTANT, .initial_ms = 0,
+                          .timeout_ms = 30 };
+    setup1(&w, &src, &a, NULL, 0, rp);
+    assert_int_equal(fx_emit1(&src, "e1", "t", NULL), 0);
+    FX_RUN_UNTIL(&w, a.nheld == 1);
+    uv_sleep(15);                               /* e2 starts later than e1 */
+    assert_int_equal(fx_emit1(&src, "e2", "t", NULL), 0);
+    assert_int_equal(fx_emit1(&src, "e3", "t", NULL), 0);
+    FX_RUN_UNTIL(&w, a.nheld == 3);
+    fx_sink_release(&a, 0, CEB_OUTCOME_OK, 0);  /* the lane's head, in time */
+    fx_sink_release(&a, 2, CEB_OUTCOME_OK, 0);  /* its tail, in time */
+    FX_RUN_UNTIL(&w, src.nacks == 3);           /* e2 timed out (1 attempt: nacked) */
+    int ok = 0, failed = 0;
+    for (int i = 0; i < 3; i++)
+        src.ack_status[i] == 0 ? ok++ : failed++;
+    assert_int_equal(ok, 2);
+    assert_int_equal(failed, 1);
+    assert_int_equal((int)fx_metric(&w, w.rt->m_deliveries, "a", "timeout"), 1);
+    fx_sink_release(&a, 1, CEB_OUTCOME_OK, 0);  /* late: ignored */
+    fx_settle(&w);
+    assert_int_equal(src.nacks, 3);
+    assert_int_equal((int)fx_metric(&w, w.rt->m_inflight, "a", NULL), 0);
+    assert_int_equal(w.rt->nopen, 0);
+    fx_world_free(&w);
+}
+
 static void test_backpressure_hysteresis(void **st)
 {
     (void)st;
@@ -292,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_retry_after_capped_by_retry_max),
         cmocka_unit_test(test_deliver_error_classification),
         cmocka_unit_test(test_timeout_and_late_complete),
+        cmocka_unit_test(test_timeout_lane_after_head_completes),
         cmocka_unit_test(test_backpressure_hysteresis),
         cmocka_unit_test(test_drain_deadline_nacks),
         cmocka_unit_test(test_complete_from_other_thread),
