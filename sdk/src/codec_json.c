@@ -1152,14 +1152,12 @@ static inline char *enc_copy(char *p, const char *s, size_t n)
 static int encode_one(const ceb_event *ev, ceb_buf *out)
 {
     int rc;
-    size_t count = ceb_event_attr_count(ev);
     if ((rc = ceb_buf_reserve(out, 256)) < 0)
         return rc;
     enc_put(out, "{", 1);
-    for (size_t i = 0; i < count; i++) {
-        ceb_attr a;
-        if (ceb_event_attr_at(ev, i, &a) < 0)
-            continue;
+    ceb_attr a;
+    size_t pos = 0;
+    for (size_t i = 0; ceb__event_attr_next(ev, &pos, &a); i++) {
         size_t nl = strlen(a.name);
         bool bare = a.type == CEB_ATTR_INTEGER || a.type == CEB_ATTR_BOOLEAN;
         if (scan_plain(a.name, 0, nl) == nl && (bare || scan_plain(a.text, 0, a.len) == a.len)) {
@@ -1206,8 +1204,9 @@ static int encode_one(const ceb_event *ev, ceb_buf *out)
                 (rc = ceb__event_data_compact(ev) ? ceb_buf_append(out, data, len)
                                                   : ceb__json_minify(data, len, out)) < 0)
                 return rc;
-        } else if (kind == CEB_DATA_TEXT && memchr(data, '\0', len) == NULL &&
-                   ceb__utf8_valid(data, len, NULL)) {
+        } else if (kind == CEB_DATA_TEXT &&
+                   (ceb__event_data_text_ok(ev) ||
+                    (memchr(data, '\0', len) == NULL && ceb__utf8_valid(data, len, NULL)))) {
             if ((rc = ceb_buf_append_str(out, ",\"data\":")) < 0 ||
                 (rc = enc_quote(out, data, len)) < 0)
                 return rc;

@@ -325,11 +325,9 @@ int ceb_kafka_encode_binary(const ceb_event *ev, ceb_kafka_header_fn fn, void *a
     ceb_buf name = {0};
     char small[64] = "ce_"; /* most names: no allocation */
     int rc = 0;
-    size_t na = ceb_event_attr_count(ev);
-    for (size_t i = 0; i < na && rc == 0; i++) {
-        ceb_attr a;
-        if ((rc = ceb_event_attr_at(ev, i, &a)) < 0)
-            break;
+    ceb_attr a;
+    size_t pos = 0;
+    while (rc == 0 && ceb__event_attr_next(ev, &pos, &a)) {
         if (strcmp(a.name, "datacontenttype") == 0)
             continue;
         size_t nl = strlen(a.name);

@@ -70,6 +70,7 @@ struct ceb_event {
     char *data;                 /* NUL-terminated at data[data_len] */
     size_t data_len;
     bool data_compact;          /* JSON data without insignificant whitespace */
+    bool data_text_ok;          /* TEXT data known to be UTF-8 without NUL */
     _Atomic(void *) json;       /* NULL: not parsed yet; JSON_FAILED; a cJSON tree; or
                                    an arena tree tagged with JSON_ARENA_TAG */
     ceb__ext ext_inline[EV_EXT_INLINE];   /* `ext` while cap_ext <= EV_EXT_INLINE */
@@ -504,6 +505,7 @@ int ceb_event_clone(const ceb_event *ev, ceb_event **out)
     }
     c->kind = ev->kind;
     c->data_compact = ev->data_compact;
+    c->data_text_ok = ev->data_text_ok;
     *out = c;
     return 0;
 nomem:
@@ -840,6 +842,7 @@ int ceb__event_take_data(ceb_event *ev, ceb_data_kind kind, char *data, size_t l
     ev->data_len = data ? len : 0;
     ev->kind = data ? kind : CEB_DATA_NONE;
     ev->data_compact = false;
+    ev->data_text_ok = false;
     if (parsed != NULL)
         atomic_store_explicit(&ev->json, parsed, memory_order_release);
     return 0;
@@ -856,6 +859,27 @@ int ceb__event_take_data_compact(ceb_event *ev, char *data, size_t len)
 bool ceb__event_data_compact(const ceb_event *ev)
 {
     return ev->data_compact && ev->kind == CEB_DATA_JSON;
+}
+
+bool ceb__event_data_text_ok(const ceb_event *ev)
+{
+    return ev->data_text_ok && ev->kind == CEB_DATA_TEXT;
+}
+
+bool ceb__event_attr_next(const ceb_event *ev, size_t *pos, ceb_attr *out)
+{
+    for (; *pos < CTX_N; (*pos)++)
+        if (ctx_present(ev, (int)*pos)) {
+            ctx_fill(ev, (int)(*pos)++, out);
+            return true;
+        }
+    size_t k = *pos - CTX_N;
+    if (k >= ev->n_ext)
+        return false;
+    memset(out, 0, sizeof *out);
+    ext_fill(&ev->ext[k], out);
+    (*pos)++;
+    return true;
 }
 
 /* Copy data[0..len) into ev as its data of `kind`, caching `arena` (an
@@ -888,8 +912,10 @@ int ceb__event_copy_data(ceb_event *ev, ceb_data_kind kind, const void *data, si
                          bool compact)
 {
     int rc = take_data_copy(ev, kind, data, len, NULL);
-    if (rc == 0)
+    if (rc == 0) {
         ev->data_compact = compact && kind == CEB_DATA_JSON;
+        ev->data_text_ok = kind == CEB_DATA_TEXT;
+    }
     return rc;
 }
 
@@ -1037,6 +1063,7 @@ int ceb_event_wrap_from(ceb_rng *rng, ceb_clock *clk, const void *payload, size_
         if ((rc = take_data_copy(ev, kind, payload, len, j)) < 0)
             goto fail;
         ev->data_compact = compact && kind == CEB_DATA_JSON;
+        ev->data_text_ok = kind == CEB_DATA_TEXT; /* checked above */
     }
     *out = ev;
     return 0;

@@ -62,12 +62,21 @@ bool ceb__event_data_compact(const ceb_event *ev);
    compact (see ceb__event_data_compact). */
 int ceb__event_take_data_compact(ceb_event *ev, char *data, size_t len);
 
-/* event.c: copy data[0..len) (NUL-free not required) as the event's data of
-   `kind` without checking it (the caller did: JSON it has scanned, `compact`
-   as for ceb__event_data_compact); small data goes into the event's own
-   allocation. Returns 0, CEB_ENOMEM, CEB_EIMMUTABLE. */
+/* event.c: copy data[0..len) as the event's data of `kind` without checking
+   it (the caller did: JSON it has scanned, `compact` as for
+   ceb__event_data_compact; TEXT it knows is UTF-8 without NUL); small data
+   goes into the event's own allocation. Returns 0, CEB_ENOMEM,
+   CEB_EIMMUTABLE. */
 int ceb__event_copy_data(ceb_event *ev, ceb_data_kind kind, const void *data, size_t len,
                          bool compact);
+
+/* event.c: whether TEXT data is known to be UTF-8 without NUL (wrap or
+   ceb__event_copy_data checked it): encoders need not check it again. */
+bool ceb__event_data_text_ok(const ceb_event *ev);
+
+/* event.c: the attributes in ceb_event_attr_at order without its O(n) walk:
+   *pos starts at 0; false when there is none left. */
+bool ceb__event_attr_next(const ceb_event *ev, size_t *pos, ceb_attr *out);
 
 /*
  * normalize.c: the binding codecs' shared normalization. spec_error turns a
