@@ -529,7 +529,9 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
     }
     ceb_decode_opts o = {.strict = s->cfg.strict, .default_source = def_source,
                          .default_type = def_type};
-    ceb_diag d = {0};
+    ceb_diag d; /* as if zeroed: every reader takes the strings; 640 bytes a record */
+    d.code = 0;
+    d.field[0] = d.message[0] = '\0';
     ceb_event *ev = NULL;
     if (ks_maybe_event(hv, nh, m))
         rc = ceb_kafka_decode(&km, s->cfg.key_to_partitionkey ? CEB_KAFKA_KEY_TO_PARTITIONKEY : 0,
@@ -551,7 +553,8 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
         }
         if ((rc = ks_render(s, s->cfg.def_subject, &s->b_subject)) < 0)
             return;
-        ceb_diag_clear(&d);
+        if (d.code != 0)
+            ceb_diag_clear(&d);
         rc = ceb_event_wrap_from(&s->rng, &s->clock, m->payload ? m->payload : "", m->len,
                                  ctype[0] ? ctype : NULL, def_type, def_source,
                             s->b_subject.len > 0 ? s->b_subject.data : NULL, &ev, &d);
