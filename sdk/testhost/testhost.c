@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -913,6 +914,9 @@ static void th_async_cb(uv_async_t *h)
 
 int ceb_testhost_new(ceb_testhost **out)
 {
+    /* As in the daemon: a peer gone mid-write is an EPIPE for the plugin,
+       not a signal that ends the test process. */
+    signal(SIGPIPE, SIG_IGN);
     ceb_testhost *th = calloc(1, sizeof(*th));
     if (th == NULL)
         return CEB_ENOMEM;

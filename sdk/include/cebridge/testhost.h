@@ -26,6 +26,8 @@ typedef struct ceb_testhost_inst ceb_testhost_inst;
 
 typedef enum { CEB_TESTHOST_SOURCE = 1, CEB_TESTHOST_SINK } ceb_testhost_role;
 
+/* Create a test host. Like the daemon, it sets SIGPIPE to ignored for the
+   process, so a plugin writing to a closed socket sees EPIPE. */
 int  ceb_testhost_new(ceb_testhost **out);
 uv_loop_t *ceb_testhost_loop(ceb_testhost *th);
 /*
