@@ -601,16 +601,29 @@ static const unsigned char special[256] = {
 
 /* The index of the first special byte at or after p[i], or n; eight bytes
    at a time while there are as many. */
-static inline size_t scan_plain(const char *p, size_t i, size_t n)
+static inline bool word_plain(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) == 0;
+}
+
+static inline size_t scan_plain(const char *p, size_t i, size_t n)
+{
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
-        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
-            break;
+        if (!word_plain(w))
+            goto bytes;
     }
+    if (i < n) {
+        /* the last 1..7 bytes in one word, padded with a plain byte */
+        uint64_t w = 0x6161616161616161ull;
+        memcpy(&w, p + i, n - i);
+        if (word_plain(w))
+            return n;
+    }
+bytes:
     while (i < n && !special[(unsigned char)p[i]])
         i++;
     return i;
