@@ -55,6 +55,9 @@ static const ceb_option kafka_sink_options[] = {
                        "topic a permanent failure."),
     CEB_OPTION_END};
 
+/* Records kept for reuse: one allocation less per event in steady state. */
+#define KSK_SPARE_MAX 4096
+
 /* One message handed to librdkafka, until its delivery report. */
 typedef struct ksk_msg {
     ceb_delivery *dlv;
@@ -70,6 +73,8 @@ typedef struct kafka_sink {
     bool watching;
     ksk_msg pending; /* sentinel of the in-flight list */
     size_t npending;
+    ksk_msg *spare;  /* finished records kept for reuse (through next), up to KSK_SPARE_MAX */
+    size_t nspare;
     bool stopping;
     uv_timer_t drain;
     bool drain_open;
@@ -102,6 +107,27 @@ static ceb_outcome kafka_sink_classify(const kafka_sink *s, rd_kafka_resp_err_t 
     }
 }
 
+static ksk_msg *ksk_msg_get(kafka_sink *s)
+{
+    ksk_msg *m = s->spare;
+    if (m == NULL)
+        return malloc(sizeof *m);
+    s->spare = m->next;
+    s->nspare--;
+    return m;
+}
+
+static void ksk_msg_put(kafka_sink *s, ksk_msg *m)
+{
+    if (s->nspare >= KSK_SPARE_MAX) {
+        free(m);
+        return;
+    }
+    m->next = s->spare;
+    s->spare = m;
+    s->nspare++;
+}
+
 static void kafka_sink_finish(kafka_sink *s, ksk_msg *m, rd_kafka_resp_err_t err)
 {
     m->prev->next = m->next;
@@ -112,7 +138,7 @@ static void kafka_sink_finish(kafka_sink *s, ksk_msg *m, rd_kafka_resp_err_t err
     else
         s->ctx.host->complete(m->dlv, kafka_sink_classify(s, err), kafka_err_code(err), 0,
                               rd_kafka_err2str(err));
-    free(m);
+    ksk_msg_put(s, m);
 }
 
 /* Delivery report: served by rd_kafka_poll() on the loop thread. */
@@ -251,7 +277,7 @@ static int kafka_sink_deliver(void *state, ceb_delivery *dlv, const ceb_event *e
         return rc;
     }
     bool has_value = structured || ceb_event_data_kind(ev) != CEB_DATA_NONE;
-    ksk_msg *m = calloc(1, sizeof *m);
+    ksk_msg *m = ksk_msg_get(s);
     if (m == NULL) {
         rd_kafka_headers_destroy(s->hdrs);
         return CEB_ENOMEM;
@@ -265,7 +291,7 @@ static int kafka_sink_deliver(void *state, ceb_delivery *dlv, const ceb_event *e
         RD_KAFKA_V_HEADERS(s->hdrs), RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(s->hdrs); /* not taken over on failure */
-        free(m);
+        ksk_msg_put(s, m);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return CEB_EAGAIN;
         s->ctx.host->complete(dlv, kafka_sink_classify(s, err), kafka_err_code(err), 0,
@@ -361,6 +387,10 @@ static void kafka_sink_destroy(void *state)
     ceb_buf_free(&s->topic);
     ceb_buf_free(&s->value);
     ceb_buf_free(&s->keybuf);
+    for (ksk_msg *m = s->spare, *n; m != NULL; m = n) {
+        n = m->next;
+        free(m);
+    }
     free(s);
 }
 
