@@ -180,10 +180,12 @@ static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_op
        required one; an optional one is absent. */
     if (vl == 0 && bit != 0)
         return 0;
+    /* the value is UTF-8 without NUL (above); an extension's name is valid,
+       not a context attribute and not set yet */
     if (bit != 0)
-        rc = ceb_event_setn(ev, name, v, vl, d);
+        rc = ceb__event_set_context_checked(ev, name, nl, v, vl, d);
     else
-        rc = ceb__event_set_ext(ev, name, CEB_ATTR_STRING, v, vl, d);
+        rc = ceb__event_add_ext_checked(ev, name, nl, v, vl);
     if (rc < 0)
         return ceb__spec_error(d, rc, name);
     *set |= bit;
@@ -259,8 +261,8 @@ static int key_to_partitionkey(ceb_event *ev, const ceb_kafka_message *m, ceb_di
         return 0;
     if (memchr(m->key, '\0', m->key_len) != NULL || !ceb__utf8_valid(m->key, m->key_len, NULL))
         return 0; /* a binary key has no String form: leave the event as it is */
-    int rc = ceb__event_set_ext(ev, "partitionkey", CEB_ATTR_STRING, m->key, m->key_len, d);
-    return rc == CEB_EEXIST ? 0 : rc;
+    (void)d;
+    return ceb__event_add_ext_checked(ev, "partitionkey", 12, m->key, m->key_len);
 }
 
 int ceb_kafka_decode(const ceb_kafka_message *m, unsigned flags, ceb_decode_opts *opts,

@@ -547,11 +547,10 @@ static void ctx_clear(ceb_event *ev, int slot)
         json_cache_drop(ev);
 }
 
-static int ctx_set(ceb_event *ev, int slot, const char *value, size_t len, ceb_diag *d)
+/* ctx_set for a value known to hold no NUL byte. */
+static int ctx_set_nonul(ceb_event *ev, int slot, const char *value, size_t len, ceb_diag *d)
 {
     const char *name = ctx_names[slot];
-    if (memchr(value, '\0', len) != NULL)
-        return ceb_diag_set(d, CEB_EINVAL, "value of '%s' contains a NUL byte", name);
     switch (slot) {
     case CTX_SPECVERSION:
         if (len != 3 || memcmp(value, "1.0", 3) != 0)
@@ -584,6 +583,50 @@ static int ctx_set(ceb_event *ev, int slot, const char *value, size_t len, ceb_d
         return ctx_store(ev, slot, value, len);
     }
     return CEB_EINVAL;
+}
+
+static int ctx_set(ceb_event *ev, int slot, const char *value, size_t len, ceb_diag *d)
+{
+    if (memchr(value, '\0', len) != NULL)
+        return ceb_diag_set(d, CEB_EINVAL, "value of '%s' contains a NUL byte",
+                            ctx_names[slot]);
+    return ctx_set_nonul(ev, slot, value, len, d);
+}
+
+int ceb__event_set_context_checked(ceb_event *ev, const char *name, size_t nlen,
+                                   const char *value, size_t len, ceb_diag *d)
+{
+    int rc = immutable(ev, d);
+    if (rc < 0)
+        return rc;
+    int slot = ctx_slot(name, nlen);
+    if (slot < 0)
+        return ceb_diag_set(d, CEB_EINVAL, "'%.*s' is not a context attribute",
+                            (int)(nlen > 64 ? 64 : nlen), name);
+    return ctx_set_nonul(ev, slot, value, len, d);
+}
+
+int ceb__event_add_ext_checked(ceb_event *ev, const char *name, size_t nlen,
+                               const char *value, size_t len)
+{
+    if (ceb_event_is_frozen(ev))
+        return CEB_EIMMUTABLE;
+    if (ext_grow(ev) < 0)
+        return CEB_ENOMEM;
+    char *t = ev_dupn(ev, value, len);
+    char *n = t != NULL ? ev_dupn(ev, name, nlen) : NULL;
+    if (n == NULL) {
+        ev_free_str(ev, t);
+        return CEB_ENOMEM;
+    }
+    ceb__ext *x = &ev->ext[ev->n_ext++];
+    x->name = n;
+    x->text = t;
+    x->len = len;
+    x->type = CEB_ATTR_STRING;
+    x->i = 0;
+    x->b = false;
+    return 0;
 }
 
 static int ext_put(ceb_event *ev, const char *name, ceb_attr_type type, const char *text,

@@ -70,6 +70,20 @@ int ceb__event_take_data_compact(ceb_event *ev, char *data, size_t len);
 int ceb__event_copy_data(ceb_event *ev, ceb_data_kind kind, const void *data, size_t len,
                          bool compact);
 
+/*
+ * event.c: setters for decoders that checked the value already (no NUL
+ * byte; the caller's own rules, e.g. UTF-8). set_context_checked sets
+ * context attribute name[0..nlen) as ceb_event_setn would (its value rules,
+ * "" clears an optional one); an extension name is CEB_EINVAL.
+ * add_ext_checked appends String extension `name`, which the caller knows
+ * is a valid extension name not set yet. Return 0, CEB_EINVAL,
+ * CEB_EIMMUTABLE, CEB_ENOMEM.
+ */
+int ceb__event_set_context_checked(ceb_event *ev, const char *name, size_t nlen,
+                                   const char *value, size_t len, ceb_diag *d);
+int ceb__event_add_ext_checked(ceb_event *ev, const char *name, size_t nlen,
+                               const char *value, size_t len);
+
 /* event.c: whether TEXT data is known to be UTF-8 without NUL (wrap or
    ceb__event_copy_data checked it): encoders need not check it again. */
 bool ceb__event_data_text_ok(const ceb_event *ev);
