@@ -905,9 +905,14 @@ static int fast_decode(const char *p, size_t n, ceb_event **out)
                     goto no;
                 if (key == FK_TIME && ceb_time_check_rfc3339(v, vlen) < 0)
                     goto no;
-                rc = ceb_event_setn(ev, key == FK_DCT ? "datacontenttype" : key == FK_SCHEMA
-                                    ? "dataschema" : key == FK_SUBJECT ? "subject" : "time",
-                                    v, vlen, NULL);
+                /* an unescaped string: no control character, so no NUL */
+                rc = key == FK_DCT ? ceb__event_set_context_checked(ev, "datacontenttype", 15,
+                                                                    v, vlen, NULL)
+                   : key == FK_SCHEMA ? ceb__event_set_context_checked(ev, "dataschema", 10,
+                                                                       v, vlen, NULL)
+                   : key == FK_SUBJECT ? ceb__event_set_context_checked(ev, "subject", 7,
+                                                                        v, vlen, NULL)
+                   : ceb__event_set_context_checked(ev, "time", 4, v, vlen, NULL);
                 break;
             default:
                 if (klen >= sizeof(name))
@@ -958,7 +963,9 @@ static int fast_decode(const char *p, size_t n, ceb_event **out)
         goto no;
     static const char *const req_names[3] = { "id", "source", "type" };
     for (int k = 0; k < 3; k++)
-        if (req[k].p == NULL || ceb_event_setn(ev, req_names[k], req[k].p, req[k].n, NULL) < 0)
+        if (req[k].p == NULL ||
+            ceb__event_set_context_checked(ev, req_names[k], strlen(req_names[k]), req[k].p,
+                                           req[k].n, NULL) < 0)
             goto no;
     if (data.p != NULL) {
         const char *ct = ceb_event_datacontenttype(ev);
