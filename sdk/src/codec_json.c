@@ -1180,7 +1180,8 @@ static int encode_one(const ceb_event *ev, ceb_buf *out)
     for (size_t i = 0; ceb__event_attr_next(ev, &pos, &a); i++) {
         size_t nl = strlen(a.name);
         bool bare = a.type == CEB_ATTR_INTEGER || a.type == CEB_ATTR_BOOLEAN;
-        if (scan_plain(a.name, 0, nl) == nl && (bare || scan_plain(a.text, 0, a.len) == a.len)) {
+        /* attribute names are [a-z0-9]+ (ceb_attr_name_check): never escaped */
+        if (bare || scan_plain(a.text, 0, a.len) == a.len) {
             /* the common case: nothing to escape, one reservation */
             if ((rc = ceb_buf_reserve(out, nl + a.len + 6)) < 0)
                 return rc;
