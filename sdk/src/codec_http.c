@@ -226,6 +226,17 @@ bool ceb_http_is_binary_event(const ceb_http_header *h, size_t nh)
     }
     return false;
 }
+/* A bit per context attribute other than specversion, 0 for an extension. */
+static unsigned context_bit(const char *name, size_t n)
+{
+    static const char *const ctx[] = { "id", "source", "type", "subject", "time",
+                                       "dataschema" };
+    for (size_t i = 0; i < sizeof ctx / sizeof ctx[0]; i++)
+        if (strlen(ctx[i]) == n && memcmp(ctx[i], name, n) == 0)
+            return 1u << i;
+    return 0;
+}
+
 int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body, size_t len,
                            ceb_decode_opts *opts, ceb_event **out, ceb_diag *d)
 {
@@ -236,6 +247,7 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
     ceb_buf val = {0};
     char name[256];
     bool have_specversion = false;
+    unsigned set = 0;                 /* context_bit()s of the attributes set */
     int rc = ceb_event_new(&ev);
     if (rc < 0)
         return rc;
@@ -258,7 +270,9 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
             goto fail;
         }
         bool is_sv = strcmp(name, "specversion") == 0;
-        if (is_sv ? have_specversion : ceb_event_get(ev, name) != NULL) {
+        unsigned bit = context_bit(name, nl);
+        if (is_sv ? have_specversion
+                  : bit != 0 ? (set & bit) != 0 : ceb_event_get(ev, name) != NULL) {
             rc = ceb_diag_set_field(d, CEB_ESPEC, name, "header ce-%s is given more than once",
                                     name);
             goto fail;
@@ -289,17 +303,18 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
             }
             continue;
         }
-        bool ctx = strcmp(name, "id") == 0 || strcmp(name, "source") == 0 ||
-                   strcmp(name, "type") == 0 || strcmp(name, "subject") == 0 ||
-                   strcmp(name, "time") == 0 || strcmp(name, "dataschema") == 0;
-        if (ctx)
-            rc = ceb_event_setn(ev, name, val.data, val.len, d);
+        /* The decoded value is UTF-8 without control characters (so no
+           NUL); an extension's name passed ceb_attr_name_check and is not
+           set yet (above). */
+        if (bit != 0)
+            rc = ceb__event_set_context_checked(ev, name, nl, val.data, val.len, d);
         else
-            rc = ceb__event_set_ext(ev, name, CEB_ATTR_STRING, val.data, val.len, d);
+            rc = ceb__event_add_ext_checked(ev, name, nl, val.data, val.len);
         if (rc < 0) {
             rc = ceb__spec_error(d, rc, name);
             goto fail;
         }
+        set |= bit;
     }
     if (!have_specversion) {
         if (opts == NULL || opts->strict) {
