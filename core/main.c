@@ -407,7 +407,8 @@ int main(int argc, char **argv)
             m.log_format_opt = true;
             break;
         case O_VERSION:
-            printf("cebridge %s (plugin ABI %d)\n", CEB_VERSION_STRING, CEB_ABI_VERSION);
+            printf("cebridge %s (plugin ABI %d, allocator %s)\n", CEB_VERSION_STRING,
+                   CEB_ABI_VERSION, CEB_ALLOCATOR_NAME);
             return EXIT_OK;
         case 'h':
             usage(stdout);
