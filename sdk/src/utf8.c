@@ -9,21 +9,21 @@ bool ceb__utf8_valid(const void *p, size_t n, size_t *bad_at)
     const unsigned char *s = p;
     size_t i = 0;
     while (i < n) {
-        /* ASCII runs (most attribute values and JSON) eight bytes a step */
-        while (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & UINT64_C(0x8080808080808080))
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
         unsigned char c = s[i];
         size_t need;
         unsigned cp;
         if (c < 0x80) {
-            i++;
+            /* an ASCII run (most attribute values and JSON): eight bytes a
+               step while they last, then byte by byte */
+            while (n - i >= 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & UINT64_C(0x8080808080808080))
+                    break;
+                i += 8;
+            }
+            while (i < n && s[i] < 0x80)
+                i++;
             continue;
         } else if (c >= 0xC2 && c <= 0xDF) {
             need = 1; cp = c & 0x1F;
