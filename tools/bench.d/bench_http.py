@@ -22,7 +22,7 @@ Cases:
                        the next request: events/s, p50/p99 latency
   pipelined            --pipeline (16) requests written back to back per
                        connection before the answers are read
-                       (tools/bench.d/http_pipeline.lua; wrk counts each
+                       (WRK_PIPELINE in http_binary.lua; wrk counts each
                        answer, and its latency percentiles are not usable
                        then, so none are printed): the server answers a read's requests with
                        one write, so the kernel's per-round-trip cost is
@@ -63,7 +63,6 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LUA = os.path.join(ROOT, "tools", "bench.d", "http_binary.lua")
-LUA_PIPELINE = os.path.join(ROOT, "tools", "bench.d", "http_pipeline.lua")
 
 
 def die(msg):
@@ -219,12 +218,12 @@ def main():
         cases = [
             ("raw responder, one per round trip", dict(url=rbase + "/", conns=C, script=LUA,
                                                        pid=raw.pid)),
-            ("raw responder, " + pl, dict(url=rbase + "/", conns=C, script=LUA_PIPELINE,
+            ("raw responder, " + pl, dict(url=rbase + "/", conns=C, script=LUA,
                                           pipeline=args.pipeline, pid=raw.pid)),
             ("cebridge GET /healthz", dict(url=base + "/healthz", conns=C, pid=proc.pid)),
             ("cebridge event, one per round trip", dict(url=base + "/", conns=C, script=LUA,
                                                         pid=proc.pid)),
-            ("cebridge event, " + pl, dict(url=base + "/", conns=C, script=LUA_PIPELINE,
+            ("cebridge event, " + pl, dict(url=base + "/", conns=C, script=LUA,
                                            pipeline=args.pipeline, pid=proc.pid)),
         ]
         # ~20,000/s: 5 ms delay per connection; 3 s probes measure the real

@@ -1,7 +1,12 @@
 -- wrk script for `tools/bench http`: binary-mode CloudEvents (ce- headers,
--- small JSON body) over keep-alive connections. With WRK_DELAY_MS set, each
--- connection waits that long before its next request (wrk's delay() hook),
--- which caps the rate at about connections * 1000 / delay per second.
+-- small JSON body) over keep-alive connections.
+--   WRK_DELAY_MS  each connection waits that long before its next request
+--                 (wrk's delay() hook): about connections * 1000 / delay
+--                 requests per second
+--   WRK_PIPELINE  that many requests written back to back per connection
+--                 before their answers are read (HTTP/1.1 pipelining); wrk
+--                 counts every answer, so Requests/sec is events/s, but its
+--                 latency is per batch
 wrk.method = "POST"
 wrk.body = '{"pipeline":"build","status":"succeeded","n":1}'
 wrk.headers["Content-Type"] = "application/json"
@@ -15,5 +20,20 @@ local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "")
 if delay_ms ~= nil and delay_ms > 0 then
   function delay()
     return delay_ms
+  end
+end
+
+local depth = tonumber(os.getenv("WRK_PIPELINE") or "")
+if depth ~= nil and depth > 1 then
+  local batch
+  function init(args)
+    local r = {}
+    for i = 1, depth do
+      r[i] = wrk.format()
+    end
+    batch = table.concat(r)
+  end
+  function request()
+    return batch
   end
 end

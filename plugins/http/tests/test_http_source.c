@@ -768,55 +768,62 @@ static bool client_done_storm(void *arg)
     return atomic_load(&((storm *)arg)->done);
 }
 
+/* Count the answers in `in` (status line, Content-Length, body). */
+static void storm_count(storm *st, const ceb_buf *in)
+{
+    size_t off = 0;
+    while (in->data != NULL && off < in->len) {
+        const char *p = in->data + off;
+        const char *end = strstr(p, "\r\n\r\n");
+        if (end == NULL || strncmp(p, "HTTP/1.1 ", 9) != 0)
+            break;
+        int status = atoi(p + 9);
+        const char *h = strcasestr(p, "\r\ncontent-length:");
+        size_t cl = h != NULL && h < end ? (size_t)strtoul(h + 17, NULL, 10) : 0;
+        if (status == 202)
+            st->n202++;
+        else if (status != 100)
+            st->nother++;
+        off += (size_t)(end + 4 - p) + cl;
+    }
+}
+
+/* One connection: a random stream sent in random pieces, then either a
+   half-close and every answer read and counted, or a reset unread. */
+static void storm_one(storm *st, uint32_t *seed, ceb_buf *b, ceb_buf *in, bool reset)
+{
+    int fd = storm_connect(st->port);
+    if (fd < 0) {
+        st->connect_failed = true;
+        return;
+    }
+    storm_stream(seed, b);
+    send_chunked_randomly(fd, seed, b);
+    if (reset) {
+        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(fd);
+        return;
+    }
+    shutdown(fd, SHUT_WR);
+    ceb_buf_reset(in);
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+        ceb_buf_append(in, buf, (size_t)n);
+    close(fd);
+    storm_count(st, in);
+}
+
 static void *storm_main(void *arg)
 {
     storm *st = arg;
     uint32_t seed = st->seed;
     ceb_buf b = {0}, in = {0};
-    char buf[4096];
-    for (int i = 0; i < st->conns && !st->connect_failed; i++) {
-        int fd = storm_connect(st->port);
-        if (fd < 0) {
-            st->connect_failed = true;
-            break;
-        }
-        storm_stream(&seed, &b);
-        send_chunked_randomly(fd, &seed, &b);
-        shutdown(fd, SHUT_WR);
-        ceb_buf_reset(&in);
-        ssize_t n;
-        while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
-            ceb_buf_append(&in, buf, (size_t)n);
-        close(fd);
-        /* count the answers: status line, Content-Length, body */
-        size_t off = 0;
-        while (in.data != NULL && off < in.len) {
-            const char *p = in.data + off;
-            const char *end = strstr(p, "\r\n\r\n");
-            if (end == NULL || strncmp(p, "HTTP/1.1 ", 9) != 0)
-                break;
-            int status = atoi(p + 9);
-            const char *h = strcasestr(p, "\r\ncontent-length:");
-            size_t cl = h != NULL && h < end ? (size_t)strtoul(h + 17, NULL, 10) : 0;
-            if (status == 202)
-                st->n202++;
-            else if (status != 100)
-                st->nother++;
-            off += (size_t)(end + 4 - p) + cl;
-        }
-    }
-    for (int i = 0; i < st->resets && !st->connect_failed; i++) {
-        int fd = storm_connect(st->port);
-        if (fd < 0) {
-            st->connect_failed = true;
-            break;
-        }
-        storm_stream(&seed, &b);
-        send_chunked_randomly(fd, &seed, &b);
-        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-        close(fd);
-    }
+    for (int i = 0; i < st->conns && !st->connect_failed; i++)
+        storm_one(st, &seed, &b, &in, false);
+    for (int i = 0; i < st->resets && !st->connect_failed; i++)
+        storm_one(st, &seed, &b, &in, true);
     ceb_buf_free(&b);
     ceb_buf_free(&in);
     atomic_store(&st->done, true);
