@@ -31,39 +31,12 @@ import tempfile
 import time
 import unittest
 
+import itest
+from itest import tail, wait_until
 from kafka_mock import KafkaMock
 
 BUILD = None
-SCALE = 1.0
 SKIP = 77   # CTest SKIP_RETURN_CODE: reported as skipped, not passed
-
-
-def wait_until(cond, timeout, what, proc=None, log=None):
-    deadline = time.monotonic() + timeout * SCALE
-    while True:
-        v = cond()
-        if v:
-            return v
-        if proc is not None and proc.poll() is not None:
-            v = cond()
-            if v:
-                return v
-            raise AssertionError("cebridge exited (status %s) while waiting for %s; log:\n%s"
-                                 % (proc.returncode, what, tail(log)))
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0fs waiting for %s; log:\n%s"
-                                 % (timeout * SCALE, what, tail(log)))
-        time.sleep(0.05)
-
-
-def tail(path, n=40):
-    if path is None:
-        return ""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except FileNotFoundError:
-        return ""
 
 
 def read_events(path):
@@ -128,7 +101,7 @@ class TestKafka(unittest.TestCase):
 
     def stop(self, p, timeout=30):
         os.kill(p.pid, signal.SIGTERM)
-        rc = p.wait(timeout * SCALE)
+        rc = p.wait(timeout * itest.SCALE)
         self.assertEqual(rc, 0)
 
     def kcat_produce(self, topic, lines, headers=(), key_delim=None):
@@ -138,14 +111,14 @@ class TestKafka(unittest.TestCase):
         if key_delim:
             args += ["-K", key_delim]
         p = subprocess.run(args, input="\n".join(lines) + "\n", text=True,
-                           capture_output=True, timeout=60 * SCALE)
+                           capture_output=True, timeout=60 * itest.SCALE)
         self.assertEqual(p.returncode, 0, p.stderr)
 
     def kcat_consume(self, topic, count, timeout=60):
         """`count` records as dicts {key, headers, value, partition}; JSON lines via -J."""
         p = subprocess.run(["kcat", "-C", "-b", self.mock.brokers, "-t", topic, "-J",
-                            "-o", "beginning", "-c", str(count), "-m", str(int(timeout * SCALE))],
-                           capture_output=True, text=True, timeout=timeout * SCALE + 30)
+                            "-o", "beginning", "-c", str(count), "-m", str(int(timeout * itest.SCALE))],
+                           capture_output=True, text=True, timeout=timeout * itest.SCALE + 30)
         out = []
         for ln in p.stdout.splitlines():
             r = json.loads(ln)
@@ -239,7 +212,7 @@ class TestKafka(unittest.TestCase):
         raw = os.path.join(BUILD, "bin", "kafka-bench-raw")
         if at_least is not None:
             p = subprocess.run([raw, "committed", self.mock.brokers, group, topic, str(at_least),
-                                str(int(timeout * SCALE))], capture_output=True, text=True)
+                                str(int(timeout * itest.SCALE))], capture_output=True, text=True)
             self.assertEqual(p.returncode, 0, p.stderr)
         p = subprocess.run([raw, "offsets", self.mock.brokers, group, topic],
                            capture_output=True, text=True)
@@ -331,7 +304,7 @@ class TestKafka(unittest.TestCase):
 
 
 def main():
-    global BUILD, SCALE
+    global BUILD
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("-v", action="store_true")
@@ -339,7 +312,7 @@ def main():
     a = ap.parse_args()
     BUILD = os.path.abspath(a.build)
     if os.environ.get("CEB_SANITIZED"):
-        SCALE = 4.0
+        itest.SCALE = 4.0
     for tool in ("kcat",):
         if shutil.which(tool) is None:
             if os.environ.get("CI"):

@@ -10,13 +10,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+
+import itest
+from itest import RedisServer, free_port
 
 BUILD = None
 SCALE = 1.0
@@ -36,62 +38,6 @@ def wait_until(cond, timeout, what, bridge=None):
                                  % (timeout * SCALE, what,
                                     "; log:\n" + bridge.log()[-3000:] if bridge else ""))
         time.sleep(0.02)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class Redis:
-    def __init__(self, port=None):
-        self.port = port or free_port()
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind",
-                                      "127.0.0.1", "--save", "", "--appendonly", "no"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: self.cli("PING", check=False) == "PONG", 10, "redis PING")
-        return self
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            self.proc.wait()
-        self.proc = None
-
-    @property
-    def url(self):
-        return "redis://127.0.0.1:%d" % self.port
-
-    def cli(self, *args, check=True, stdin=None):
-        p = subprocess.run(["redis-cli", "-p", str(self.port)] + list(args), input=stdin,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out = p.stdout.decode("utf-8", "replace").strip()
-        if check and p.returncode != 0:
-            raise AssertionError("redis-cli %s: %s" % (args, p.stderr))
-        return out
-
-    def pipe(self, commands):
-        """Send many commands at once (redis-cli --pipe with RESP)."""
-        buf = bytearray()
-        for c in commands:
-            buf += b"*%d\r\n" % len(c)
-            for a in c:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                buf += b"$%d\r\n%s\r\n" % (len(a), a)
-        p = subprocess.run(["redis-cli", "-p", str(self.port), "--pipe"], input=bytes(buf),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if p.returncode != 0:
-            raise AssertionError("redis-cli --pipe failed: %s" % p.stdout[-500:])
-
-    def pending(self, stream, group):
-        out = self.cli("XPENDING", stream, group).splitlines()
-        return int(out[0]) if out else -1
 
 
 class Bridge:
@@ -184,7 +130,7 @@ def fs_binary(body, headers):
 
 class TestRedis(unittest.TestCase):
     def setUp(self):
-        self.redis = Redis().start()
+        self.redis = RedisServer().start()
         self.bridges = []
 
     def tearDown(self):
@@ -365,6 +311,7 @@ def main():
     args, rest = ap.parse_known_args()
     BUILD = os.path.abspath(args.build)
     SCALE = args.scale
+    itest.SCALE = SCALE
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         print("redis-server/redis-cli not installed: skipped")
         return 0

@@ -38,88 +38,13 @@ import threading
 import time
 import unittest
 
+import itest
+from itest import RedisServer, tail, wait_until
 from kafka_mock import KafkaMock
 
 BUILD = None
-SCALE = 1.0
 N = 500
 SKIP = 77
-
-
-def wait_until(cond, timeout, what, log=None, proc=None):
-    deadline = time.monotonic() + timeout * SCALE
-    while True:
-        v = cond()
-        if v:
-            return v
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError("cebridge exited (%s) while waiting for %s; log:\n%s"
-                                 % (proc.returncode, what, tail(log)))
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0fs waiting for %s; log:\n%s"
-                                 % (timeout * SCALE, what, tail(log)))
-        time.sleep(0.05)
-
-
-def tail(path, n=40):
-    if path is None:
-        return ""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except FileNotFoundError:
-        return ""
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class Redis:
-    def __init__(self):
-        self.port = free_port()
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind",
-                                      "127.0.0.1", "--save", "", "--appendonly", "no"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: self.cli("PING", check=False) == "PONG", 10, "redis PING")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            self.proc.wait()
-
-    def cli(self, *args, check=True):
-        p = subprocess.run(["redis-cli", "-p", str(self.port)] + [str(a) for a in args],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out = p.stdout.decode("utf-8", "replace").strip()
-        if check and p.returncode != 0:
-            raise AssertionError("redis-cli %s: %s" % (args, p.stderr))
-        return out
-
-    def pipe(self, commands):
-        buf = bytearray()
-        for c in commands:
-            buf += b"*%d\r\n" % len(c)
-            for a in c:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                buf += b"$%d\r\n%s\r\n" % (len(a), a)
-        p = subprocess.run(["redis-cli", "-p", str(self.port), "--pipe"], input=bytes(buf),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if p.returncode != 0:
-            raise AssertionError("redis-cli --pipe failed: %s" % p.stdout[-500:])
-
-    def pending(self, stream, group):
-        """XPENDING's count, -1 while the group does not exist."""
-        out = self.cli("XPENDING", stream, group, check=False).splitlines()
-        try:
-            return int(out[0])
-        except (IndexError, ValueError):
-            return -1
-
 
 
 class Gate:
@@ -216,7 +141,7 @@ def ce(i):
 class TestRedisToKafka(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="ceb_redis_kafka_it_")
-        self.redis = Redis()
+        self.redis = RedisServer().start()
         self.mock = KafkaMock(BUILD, ["rk.out:3"])
         self.gate = Gate(self.mock.brokers.split(",")[0])
         self.procs = []
@@ -263,7 +188,7 @@ class TestRedisToKafka(unittest.TestCase):
 
     def term(self, p, log):
         os.kill(p.pid, signal.SIGTERM)
-        rc = p.wait(30 * SCALE)
+        rc = p.wait(30 * itest.SCALE)
         self.assertEqual(rc, 0, tail(log))
         text = tail(log, 100000)
         self.assertNotIn("Sanitizer", text)
@@ -272,8 +197,8 @@ class TestRedisToKafka(unittest.TestCase):
     def topic_records(self, count=None, timeout=30):
         """kcat -J of topic rk.out: exactly `count` records, or (None) what is there now."""
         args = ["kcat", "-C", "-b", self.mock.brokers, "-t", "rk.out", "-J", "-o", "beginning"]
-        args += ["-e"] if count is None else ["-c", str(count), "-m", str(int(timeout * SCALE))]
-        p = subprocess.run(args, capture_output=True, text=True, timeout=timeout * SCALE + 30)
+        args += ["-e"] if count is None else ["-c", str(count), "-m", str(int(timeout * itest.SCALE))]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=timeout * itest.SCALE + 30)
         self.assertEqual(p.returncode, 0, p.stderr)
         out = []
         for ln in p.stdout.splitlines():
@@ -285,9 +210,10 @@ class TestRedisToKafka(unittest.TestCase):
 
     def pending_n_while_retrying(self, p, log, drops_before):
         """Every entry read, none acknowledged, while the sink keeps reconnecting."""
-        wait_until(lambda: self.redis.pending("s", "g") == N, 30, "XPENDING == %d" % N, log, p)
+        wait_until(lambda: self.redis.pending("s", "g") == N, 30, "XPENDING == %d" % N,
+                   proc=p, log=log)
         wait_until(lambda: self.gate.drops() >= drops_before + 3, 30,
-                   "the sink to retry the broker", log, p)
+                   "the sink to retry the broker", proc=p, log=log)
         self.assertEqual(self.redis.pending("s", "g"), N)
         self.assertEqual(self.topic_records(), [])
 
@@ -308,7 +234,8 @@ class TestRedisToKafka(unittest.TestCase):
 
         # 3. broker up: delivery reports, then XACKs
         self.gate.open()
-        wait_until(lambda: self.redis.pending("s", "g") == 0, 60, "XPENDING == 0", log, p)
+        wait_until(lambda: self.redis.pending("s", "g") == 0, 60, "XPENDING == 0",
+                   proc=p, log=log)
         recs = self.topic_records(N, timeout=30)
         self.term(p, log)
         self.assertEqual(self.redis.pending("s", "g"), 0)
@@ -325,7 +252,7 @@ class TestRedisToKafka(unittest.TestCase):
 
 
 def main():
-    global BUILD, SCALE
+    global BUILD
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("-v", action="store_true")
@@ -333,7 +260,7 @@ def main():
     a = ap.parse_args()
     BUILD = os.path.abspath(a.build)
     if os.environ.get("CEB_SANITIZED"):
-        SCALE = 4.0
+        itest.SCALE = 4.0
     for tool in ("kcat", "redis-server", "redis-cli"):
         if shutil.which(tool) is None:
             if os.environ.get("CI"):
