@@ -226,17 +226,6 @@ bool ceb_http_is_binary_event(const ceb_http_header *h, size_t nh)
     }
     return false;
 }
-/* A bit per context attribute other than specversion, 0 for an extension. */
-static unsigned context_bit(const char *name, size_t n)
-{
-    static const char *const ctx[] = { "id", "source", "type", "subject", "time",
-                                       "dataschema" };
-    for (size_t i = 0; i < sizeof ctx / sizeof ctx[0]; i++)
-        if (strlen(ctx[i]) == n && memcmp(ctx[i], name, n) == 0)
-            return 1u << i;
-    return 0;
-}
-
 int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body, size_t len,
                            ceb_decode_opts *opts, ceb_event **out, ceb_diag *d)
 {
@@ -246,8 +235,7 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
     ceb_event *ev = NULL;
     ceb_buf val = {0};
     char name[256];
-    bool have_specversion = false;
-    unsigned set = 0;                 /* context_bit()s of the attributes set */
+    unsigned set = 0;                 /* ceb__context_bit()s of the attributes set */
     int rc = ceb_event_new(&ev);
     if (rc < 0)
         return rc;
@@ -269,10 +257,8 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
                                     "allowed in binary mode: use Content-Type");
             goto fail;
         }
-        bool is_sv = strcmp(name, "specversion") == 0;
-        unsigned bit = context_bit(name, nl);
-        if (is_sv ? have_specversion
-                  : bit != 0 ? (set & bit) != 0 : ceb_event_get(ev, name) != NULL) {
+        unsigned bit = ceb__context_bit(name, nl);
+        if (bit != 0 ? (set & bit) != 0 : ceb_event_get(ev, name) != NULL) {
             rc = ceb_diag_set_field(d, CEB_ESPEC, name, "header ce-%s is given more than once",
                                     name);
             goto fail;
@@ -294,8 +280,8 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
             rc = ceb__spec_error(d, rc, name);
             goto fail;
         }
-        if (strcmp(name, "specversion") == 0) {
-            have_specversion = true;
+        if (bit == CEB__CTX_SPECVERSION) {
+            set |= bit;
             if (strcmp(val.data, "1.0") != 0) {
                 rc = ceb_diag_set_field(d, CEB_ESPEC, "specversion",
                                         "specversion must be \"1.0\", got \"%.32s\"", val.data);
@@ -316,7 +302,7 @@ int ceb_http_decode_binary(const ceb_http_header *h, size_t nh, const void *body
         }
         set |= bit;
     }
-    if (!have_specversion) {
+    if (!(set & CEB__CTX_SPECVERSION)) {
         if (opts == NULL || opts->strict) {
             rc = ceb_diag_set_field(d, CEB_ESPEC, "specversion", "required attribute "
                                     "'specversion' is missing (header ce-specversion)");

@@ -100,27 +100,8 @@ bool ceb_kafka_is_binary_event(const ceb_kafka_header *h, size_t nh)
 
 /* ---- decode ------------------------------------------------------------- */
 
-/* The context attributes a ce_ header may carry, as bits; 0: an extension
-   (datacontenttype is refused before this is asked). */
-enum { KC_ID = 1, KC_SOURCE = 2, KC_TYPE = 4, KC_SUBJECT = 8, KC_TIME = 16,
-       KC_DATASCHEMA = 32, KC_SPECVERSION = 64 };
-
-static unsigned context_bit(const char *name, size_t n)
-{
-#define KC_IS(lit) (n == sizeof(lit) - 1 && memcmp(name, lit, sizeof(lit) - 1) == 0)
-    switch (name[0]) {
-    case 'i': return KC_IS("id") ? KC_ID : 0;
-    case 's': return KC_IS("source") ? KC_SOURCE : KC_IS("subject") ? KC_SUBJECT
-                   : KC_IS("specversion") ? KC_SPECVERSION : 0;
-    case 't': return KC_IS("type") ? KC_TYPE : KC_IS("time") ? KC_TIME : 0;
-    case 'd': return KC_IS("dataschema") ? KC_DATASCHEMA : 0;
-    default:  return 0;
-    }
-#undef KC_IS
-}
-
 /* One ce_ header into `ev`. `*set` holds the bits of the context attributes
-   set so far (KC_SPECVERSION: ce_specversion seen). */
+   set so far (CEB__CTX_SPECVERSION: ce_specversion seen). */
 static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_opts *opts,
                          unsigned *set, ceb_diag *d)
 {
@@ -156,7 +137,7 @@ static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_op
         if (rc < 0)
             return ceb__spec_error(d, rc, name);
     }
-    unsigned bit = context_bit(name, nl);
+    unsigned bit = ceb__context_bit(name, nl);
     if (bit != 0 ? (*set & bit) != 0 : ceb_event_get(ev, name) != NULL)
         return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_%s is given more than once",
                                   name);
@@ -168,8 +149,8 @@ static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_op
     if (!ceb__utf8_valid(v, vl, &bad) || memchr(v, '\0', vl) != NULL)
         return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_%s: value is not UTF-8 text "
                                   "(byte %zu)", name, bad);
-    if (bit == KC_SPECVERSION) {
-        *set |= KC_SPECVERSION;
+    if (bit == CEB__CTX_SPECVERSION) {
+        *set |= CEB__CTX_SPECVERSION;
         if (vl != 3 || memcmp(v, "1.0", 3) != 0)
             return ceb_diag_set_field(d, CEB_ESPEC, "specversion",
                                       "specversion must be \"1.0\", got \"%.*s\"",
@@ -205,7 +186,7 @@ static int decode_binary(const ceb_kafka_message *m, const ceb_kafka_header *cth
             (rc = decode_header(ev, &m->headers[i], opts, &set, d)) < 0)
             goto fail;
     }
-    if (!(set & KC_SPECVERSION)) {
+    if (!(set & CEB__CTX_SPECVERSION)) {
         if (opts == NULL || opts->strict) {
             rc = ceb_diag_set_field(d, CEB_ESPEC, "specversion", "required attribute "
                                     "'specversion' is missing (header ce_specversion)");
@@ -213,7 +194,7 @@ static int decode_binary(const ceb_kafka_message *m, const ceb_kafka_header *cth
         }
         opts->repaired |= CEB_REPAIRED_SPECVERSION;
     }
-    if ((set & (KC_ID | KC_SOURCE | KC_TYPE)) != (KC_ID | KC_SOURCE | KC_TYPE) &&
+    if ((set & (CEB__CTX_ID | CEB__CTX_SOURCE | CEB__CTX_TYPE)) != (CEB__CTX_ID | CEB__CTX_SOURCE | CEB__CTX_TYPE) &&
         (rc = ceb__event_fill_required(ev, opts, "header ce_", d)) < 0)
         goto fail;
 

@@ -69,3 +69,17 @@ int ceb__event_fill_required(ceb_event *ev, ceb_decode_opts *opts, const char *c
     }
     return 0;
 }
+
+unsigned ceb__context_bit(const char *name, size_t n)
+{
+#define CTX_IS(lit) (n == sizeof(lit) - 1 && memcmp(name, lit, sizeof(lit) - 1) == 0)
+    switch (n > 0 ? name[0] : '\0') {
+    case 'i': return CTX_IS("id") ? CEB__CTX_ID : 0;
+    case 's': return CTX_IS("source") ? CEB__CTX_SOURCE : CTX_IS("subject") ? CEB__CTX_SUBJECT
+                   : CTX_IS("specversion") ? CEB__CTX_SPECVERSION : 0;
+    case 't': return CTX_IS("type") ? CEB__CTX_TYPE : CTX_IS("time") ? CEB__CTX_TIME : 0;
+    case 'd': return CTX_IS("dataschema") ? CEB__CTX_DATASCHEMA : 0;
+    default:  return 0;
+    }
+#undef CTX_IS
+}

@@ -84,6 +84,15 @@ int ceb__event_set_context_checked(ceb_event *ev, const char *name, size_t nlen,
 int ceb__event_add_ext_checked(ceb_event *ev, const char *name, size_t nlen,
                                const char *value, size_t len);
 
+/*
+ * normalize.c: the context attributes a binding header (ce-/ce_) may carry,
+ * as bits, so that decoders track which are set without a lookup; 0 for an
+ * extension name (datacontenttype is refused by the binary decoders first).
+ */
+enum { CEB__CTX_ID = 1, CEB__CTX_SOURCE = 2, CEB__CTX_TYPE = 4, CEB__CTX_SUBJECT = 8,
+       CEB__CTX_TIME = 16, CEB__CTX_DATASCHEMA = 32, CEB__CTX_SPECVERSION = 64 };
+unsigned ceb__context_bit(const char *name, size_t n);
+
 /* event.c: whether TEXT data is known to be UTF-8 without NUL (wrap or
    ceb__event_copy_data checked it): encoders need not check it again. */
 bool ceb__event_data_text_ok(const ceb_event *ev);
