@@ -158,6 +158,10 @@ bool http_reply_alive(const http_reply *reply);
 /* Reason phrase for a status. */
 const char *http_status_text(int status);
 
+/* The decimal digits of v written at out[0..], NUL-terminated; returns how
+   many (at most 20). Used per request, where printf would cost more. */
+size_t http_u64_text(uint64_t v, char out[24]);
+
 /* Test hooks (plugin tests compile the sources in): the bound port; the
    host's metrics rendered (host->metrics_render) into `out`. */
 int http_source_port(void *state);

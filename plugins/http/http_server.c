@@ -384,15 +384,18 @@ static void conn_write(http_conn *c, const char *data, size_t len)
         conn_flush(c);
 }
 
-static size_t u64_digits(uint64_t v, char tmp[24])
+size_t http_u64_text(uint64_t v, char out[24])
 {
-    size_t i = 24;
+    char tmp[24];
+    size_t i = sizeof tmp;
     do {
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v > 0);
-    memmove(tmp, tmp + i, 24 - i);
-    return 24 - i;
+    size_t n = sizeof tmp - i;
+    memcpy(out, tmp + i, n);
+    out[n] = '\0';
+    return n;
 }
 
 static char *put(char *p, const char *s, size_t n)
@@ -408,8 +411,8 @@ static int answer_format(ceb_buf *b, int status, bool close, const char *extra,
 {
     static const char ctype_h[] = "Content-Type: ", close_h[] = "Connection: close\r\n";
     char code[24], clen[24];
-    size_t codel = u64_digits((uint64_t)status, code);
-    size_t clenl = u64_digits((uint64_t)blen, clen);
+    size_t codel = http_u64_text((uint64_t)status, code);
+    size_t clenl = http_u64_text((uint64_t)blen, clen);
     const char *text = http_status_text(status);
     size_t textl = strlen(text);
     bool with_ct = ctype != NULL && blen > 0;

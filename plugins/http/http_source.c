@@ -63,29 +63,15 @@ static void reply_error(http_reply *reply, int status, const char *extra, const 
     ceb_buf_free(&b);
 }
 
-/* Decimal digits of v, written backwards from `end`; returns the first. */
-static char *digits_before(char *end, size_t v)
-{
-    do {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    return end;
-}
-
 /* {"accepted":n}, without printf: this runs once per request. */
 static void reply_accepted(http_reply *reply, size_t n)
 {
     static const char head[] = "{\"accepted\":";
-    char num[24];
-    char *end = num + sizeof num;
-    *--end = '}';
-    char *d = digits_before(end, n);
-    char body[sizeof head + sizeof num];
+    char body[sizeof head + 24];
     memcpy(body, head, sizeof head - 1);
     size_t len = sizeof head - 1;
-    memcpy(body + len, d, (size_t)(num + sizeof num - d));
-    len += (size_t)(num + sizeof num - d);
+    len += http_u64_text(n, body + len);
+    body[len++] = '}';
     http_reply_send(reply, 202, NULL, "application/json", body, len);
 }
 
@@ -325,11 +311,9 @@ static void source_answered(void *arg, int status)
     http_source *s = arg;
     if (s->m_requests == NULL)
         return;
-    char code[16];
-    char *end = code + sizeof code;
-    *--end = '\0';
-    const char *c = digits_before(end, status > 0 ? (size_t)status : 0);
-    const char *lv[] = { s->ctx.host->instance_name(s->ctx.inst), c };
+    char code[24];
+    http_u64_text(status > 0 ? (uint64_t)status : 0, code);
+    const char *lv[] = { s->ctx.host->instance_name(s->ctx.inst), code };
     s->ctx.host->metric_add(s->m_requests, lv, 1);
 }
 
