@@ -1172,53 +1172,25 @@ static inline char *enc_copy(char *p, const char *s, size_t n)
 static int encode_one(const ceb_event *ev, ceb_buf *out)
 {
     int rc;
-    if ((rc = ceb_buf_reserve(out, 256)) < 0)
-        return rc;
-    enc_put(out, "{", 1);
-    ceb_attr a;
-    size_t pos = 0;
-    for (size_t i = 0; ceb__event_attr_next(ev, &pos, &a); i++) {
-        size_t nl = strlen(a.name);
-        bool bare = a.type == CEB_ATTR_INTEGER || a.type == CEB_ATTR_BOOLEAN;
-        /* attribute names are [a-z0-9]+ (ceb_attr_name_check): never escaped */
-        if (bare || scan_plain(a.text, 0, a.len) == a.len) {
-            /* the common case: nothing to escape, one reservation */
-            if ((rc = ceb_buf_reserve(out, nl + a.len + 6)) < 0)
-                return rc;
-            char *p = out->data + out->len;
-            if (i > 0)
-                *p++ = ',';
-            *p++ = '"';
-            p = enc_copy(p, a.name, nl);
-            *p++ = '"';
-            *p++ = ':';
-            if (!bare)
-                *p++ = '"';
-            p = enc_copy(p, a.text, a.len);
-            if (!bare)
-                *p++ = '"';
-            *p = '\0';
-            out->len = (size_t)(p - out->data);
-            continue;
-        }
-        if ((rc = ceb_buf_reserve(out, 1)) < 0)
-            return rc;
-        if (i > 0)
-            enc_put(out, ",", 1);
-        if ((rc = enc_quote(out, a.name, nl)) < 0 ||
-            (rc = ceb_buf_reserve(out, 1)) < 0)
-            return rc;
-        enc_put(out, ":", 1);
-        if (bare)
-            rc = ceb_buf_append(out, a.text, a.len);
-        else
-            rc = enc_quote(out, a.text, a.len);
-        if (rc < 0)
-            return rc;
-    }
     size_t len;
     const char *data = ceb_event_data(ev, &len);
     ceb_data_kind kind = ceb_event_data_kind(ev);
+    bool compact = data != NULL && ceb__event_data_compact(ev);
+    /* '{', the members, then ,"data":<compact JSON>} in the same reservation */
+    if ((rc = ceb_buf_reserve(out, 1)) < 0)
+        return rc;
+    enc_put(out, "{", 1);
+    if ((rc = ceb__event_json_attrs(ev, out, compact ? len + 9 : 1, enc_quote)) < 0)
+        return rc;
+    if (compact) {
+        char *p = out->data + out->len;
+        p = enc_copy(p, ",\"data\":", 8);
+        p = enc_copy(p, data, len);
+        *p++ = '}';
+        *p = '\0';
+        out->len = (size_t)(p - out->data);
+        return 0;
+    }
     if (data != NULL && kind != CEB_DATA_NONE) {
         if (kind == CEB_DATA_JSON || (ceb_event_data_is_json(ev) && ceb_event_data_json(ev) != NULL)) {
             if ((rc = ceb_buf_append_str(out, ",\"data\":")) < 0 ||

@@ -21,6 +21,22 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
+/* s[0..n) is lower-case `lit` in any case (strncasecmp in the C locale
+   for a literal without NUL); most names come in lower case: one compare. */
+static inline bool eq_ci(const char *s, const char *lit, size_t n)
+{
+    if (memcmp(s, lit, n) == 0)
+        return true;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        if (c != (unsigned char)lit[i])
+            return false;
+    }
+    return true;
+}
+
 static bool prefix_ci(const char *s, size_t n, const char *p)
 {
     size_t pl = strlen(p);
@@ -32,6 +48,15 @@ const ceb_kafka_header *ceb_kafka_header_find(const ceb_kafka_header *h, size_t 
     size_t len = strlen(name);
     for (size_t i = 0; i < nh; i++)
         if (h[i].name_len == len && strncasecmp(h[i].name, name, len) == 0)
+            return &h[i];
+    return NULL;
+}
+
+/* The first content-type header, or NULL. */
+static const ceb_kafka_header *find_ct(const ceb_kafka_header *h, size_t nh)
+{
+    for (size_t i = 0; i < nh; i++)
+        if (h[i].name_len == 12 && eq_ci(h[i].name, "content-type", 12))
             return &h[i];
     return NULL;
 }
@@ -61,7 +86,7 @@ static ceb_kafka_mode classify_ct(const ceb_kafka_header *ct)
 
 ceb_kafka_mode ceb_kafka_classify(const ceb_kafka_header *h, size_t nh)
 {
-    return classify_ct(ceb_kafka_header_find(h, nh, "content-type"));
+    return classify_ct(find_ct(h, nh));
 }
 
 /* The first 3 bytes are "ce_", any case (no libc call: this runs per header). */
@@ -83,10 +108,10 @@ static bool is_core_header(const ceb_kafka_header *h)
         return false;
     const char *r = h->name + 3;
     switch (n) {
-    case 5:  return strncasecmp(r, "id", 2) == 0;
-    case 7:  return strncasecmp(r, "type", 4) == 0;
-    case 9:  return strncasecmp(r, "source", 6) == 0;
-    default: return strncasecmp(r, "specversion", 11) == 0;
+    case 5:  return eq_ci(r, "id", 2);
+    case 7:  return eq_ci(r, "type", 4);
+    case 9:  return eq_ci(r, "source", 6);
+    default: return eq_ci(r, "specversion", 11);
     }
 }
 
@@ -100,45 +125,68 @@ bool ceb_kafka_is_binary_event(const ceb_kafka_header *h, size_t nh)
 
 /* ---- decode ------------------------------------------------------------- */
 
+/* The name of a CEB__CTX_* bit (ceb__context_bit's names). */
+static const char *ctx_bit_name(unsigned bit)
+{
+    switch (bit) {
+    case CEB__CTX_ID:         return "id";
+    case CEB__CTX_SOURCE:     return "source";
+    case CEB__CTX_TYPE:       return "type";
+    case CEB__CTX_SUBJECT:    return "subject";
+    case CEB__CTX_TIME:       return "time";
+    case CEB__CTX_DATASCHEMA: return "dataschema";
+    default:                  return "specversion";
+    }
+}
+
 /* One ce_ header into `ev`. `*set` holds the bits of the context attributes
    set so far (CEB__CTX_SPECVERSION: ce_specversion seen). */
 static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_opts *opts,
                          unsigned *set, ceb_diag *d)
 {
-    char name[256];
+    char buf[256];
+    const char *name;
     size_t nl = h->name_len - 3;
-    bool strict = opts == NULL || opts->strict;
-    if (nl >= sizeof name)
-        return ceb_diag_set(d, CEB_ESPEC, "header name too long: %.32s...", h->name);
-    bool upper = false, plain = true;
-    for (size_t k = 0; k < nl; k++) {
-        char c = h->name[3 + k];
-        if (c >= 'A' && c <= 'Z') {
-            upper = true;
-            c = (char)(c - 'A' + 'a');
-        } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
-            plain = false;
+    /* the common case: a context attribute's lower-case name, used in
+       place (no copy, no name checks: it is one of the known names) */
+    unsigned bit = ceb__context_bit(h->name + 3, nl);
+    if (bit != 0) {
+        name = ctx_bit_name(bit);
+    } else {
+        bool strict = opts == NULL || opts->strict;
+        if (nl >= sizeof buf)
+            return ceb_diag_set(d, CEB_ESPEC, "header name too long: %.32s...", h->name);
+        bool upper = false, plain = true;
+        for (size_t k = 0; k < nl; k++) {
+            char c = h->name[3 + k];
+            if (c >= 'A' && c <= 'Z') {
+                upper = true;
+                c = (char)(c - 'A' + 'a');
+            } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+                plain = false;
+            }
+            buf[k] = c;
         }
-        name[k] = c;
+        buf[nl] = '\0';
+        name = buf;
+        if (upper) {
+            if (strict)
+                return ceb_diag_set_field(d, CEB_ESPEC, name, "header %.*s: attribute names are "
+                                          "lower-case (ce_%s)", (int)h->name_len, h->name, name);
+            opts->repaired |= CEB_REPAIRED_NAME;
+        }
+        if (nl == 15 && memcmp(name, "datacontenttype", 15) == 0)
+            return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_datacontenttype is not "
+                                      "allowed in binary mode: use content-type");
+        if (!plain || (nl == 4 && memcmp(name, "data", 4) == 0)) {
+            int rc = ceb_attr_name_check(name, nl, d);
+            if (rc < 0)
+                return ceb__spec_error(d, rc, name);
+        }
+        bit = ceb__context_bit(name, nl);
     }
-    name[nl] = '\0';
-    if (upper) {
-        if (strict)
-            return ceb_diag_set_field(d, CEB_ESPEC, name, "header %.*s: attribute names are "
-                                      "lower-case (ce_%s)", (int)h->name_len, h->name, name);
-        opts->repaired |= CEB_REPAIRED_NAME;
-    }
-    if (nl == 15 && memcmp(name, "datacontenttype", 15) == 0)
-        return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_datacontenttype is not "
-                                  "allowed in binary mode: use content-type");
     int rc;
-    if (!plain || (nl == 4 && memcmp(name, "data", 4) == 0)) {
-        rc = ceb_attr_name_check(name, nl, d);
-        if (rc < 0)
-            return ceb__spec_error(d, rc, name);
-    }
-    unsigned bit = ceb__context_bit(name, nl);
-    if (bit != 0 ? (*set & bit) != 0 : ceb_event_get(ev, name) != NULL)
+    if (bit != 0 ? (*set & bit) != 0 : ceb__event_has_ext(ev, name, nl))
         return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_%s is given more than once",
                                   name);
     if (h->value == NULL)
@@ -146,7 +194,13 @@ static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_op
     const char *v = h->value;
     size_t vl = h->value_len;
     size_t bad = 0;
-    if (!ceb__utf8_valid(v, vl, &bad) || memchr(v, '\0', vl) != NULL)
+    unsigned cls;
+    if (bit == CEB__CTX_SPECVERSION && vl == 3 && memcmp(v, "1.0", 3) == 0) {
+        *set |= CEB__CTX_SPECVERSION;   /* the one valid value: nothing to scan */
+        return 0;
+    }
+    /* one pass: UTF-8, NUL, and what the setter and the encoders would scan for */
+    if (!ceb__utf8_scan(v, vl, &bad, &cls) || (cls & CEB__TXT_NUL))
         return ceb_diag_set_field(d, CEB_ESPEC, name, "header ce_%s: value is not UTF-8 text "
                                   "(byte %zu)", name, bad);
     if (bit == CEB__CTX_SPECVERSION) {
@@ -164,9 +218,9 @@ static int decode_header(ceb_event *ev, const ceb_kafka_header *h, ceb_decode_op
     /* the value is UTF-8 without NUL (above); an extension's name is valid,
        not a context attribute and not set yet */
     if (bit != 0)
-        rc = ceb__event_set_context_checked(ev, name, nl, v, vl, d);
+        rc = ceb__event_set_context_bit(ev, bit, v, vl, cls, d);
     else
-        rc = ceb__event_add_ext_checked(ev, name, nl, v, vl);
+        rc = ceb__event_add_ext_scanned(ev, name, nl, v, vl, !(cls & CEB__TXT_JSONESC));
     if (rc < 0)
         return ceb__spec_error(d, rc, name);
     *set |= bit;
@@ -204,8 +258,10 @@ static int decode_binary(const ceb_kafka_message *m, const ceb_kafka_header *cth
         ct = cth->value;
         ctlen = cth->value_len;
         trim(&ct, &ctlen);
-        if (ctlen > 0 && (!ceb__utf8_valid(ct, ctlen, NULL) ||
-                          (rc = ceb_event_setn(ev, "datacontenttype", ct, ctlen, d)) < 0)) {
+        unsigned cls = 0;   /* "application/json": plain ASCII, no scan */
+        if (ctlen > 0 && ((!(ctlen == 16 && memcmp(ct, "application/json", 16) == 0) &&
+                           !ceb__utf8_scan(ct, ctlen, NULL, &cls)) ||
+                          (rc = ceb__event_set_ctype_scanned(ev, ct, ctlen, cls, d)) < 0)) {
             rc = ceb__spec_error(d, rc < 0 ? rc : CEB_EINVAL, "datacontenttype");
             goto fail;
         }
@@ -238,12 +294,14 @@ fail:
 /* The record key as the partitionkey extension, unless the event has one. */
 static int key_to_partitionkey(ceb_event *ev, const ceb_kafka_message *m, ceb_diag *d)
 {
-    if (m->key == NULL || m->key_len == 0 || ceb_event_get(ev, "partitionkey") != NULL)
+    if (m->key == NULL || m->key_len == 0 || ceb__event_has_ext(ev, "partitionkey", 12))
         return 0;
-    if (memchr(m->key, '\0', m->key_len) != NULL || !ceb__utf8_valid(m->key, m->key_len, NULL))
+    unsigned cls;
+    if (!ceb__utf8_scan(m->key, m->key_len, NULL, &cls) || (cls & CEB__TXT_NUL))
         return 0; /* a binary key has no String form: leave the event as it is */
     (void)d;
-    return ceb__event_add_ext_checked(ev, "partitionkey", 12, m->key, m->key_len);
+    return ceb__event_add_ext_scanned(ev, "partitionkey", 12, m->key, m->key_len,
+                                      !(cls & CEB__TXT_JSONESC));
 }
 
 int ceb_kafka_decode(const ceb_kafka_message *m, unsigned flags, ceb_decode_opts *opts,
@@ -254,7 +312,7 @@ int ceb_kafka_decode(const ceb_kafka_message *m, unsigned flags, ceb_decode_opts
     bool core = false;
     for (size_t i = 0; i < m->nheaders; i++) {
         const ceb_kafka_header *h = &m->headers[i];
-        if (cth == NULL && h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0)
+        if (cth == NULL && h->name_len == 12 && eq_ci(h->name, "content-type", 12))
             cth = h;
         else if (!core)
             core = is_core_header(h);

@@ -42,6 +42,11 @@ enum { CTX_ID, CTX_SOURCE, CTX_SPECVERSION, CTX_TYPE, CTX_DATACONTENTTYPE,
 static const char *const ctx_names[CTX_N] = {
     "id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time"
 };
+static const unsigned char ctx_name_len[CTX_N] = { 2, 6, 11, 4, 15, 10, 7, 4 };
+
+/* The common datacontenttype is kept as this constant, not copied. */
+static const char ct_json[] = "application/json";
+
 static const ceb_attr_type ctx_types[CTX_N] = {
     CEB_ATTR_STRING, CEB_ATTR_URI_REF, CEB_ATTR_STRING, CEB_ATTR_STRING,
     CEB_ATTR_STRING, CEB_ATTR_URI, CEB_ATTR_STRING, CEB_ATTR_TIMESTAMP
@@ -53,7 +58,9 @@ typedef struct ceb__ext {
     size_t len;
     ceb_attr_type type;
     int32_t i;
+    uint32_t nlen;              /* strlen(name) */
     bool b;
+    bool plain;                 /* text needs no JSON escaping */
 } ceb__ext;
 
 #define EV_ARENA 192
@@ -64,6 +71,8 @@ struct ceb_event {
     atomic_bool frozen;
     char *ctx[CTX_N];           /* CTX_SPECVERSION is never stored: always "1.0" */
     size_t ctx_len[CTX_N];
+    unsigned ctx_plain;         /* bit 1 << slot: that value needs no JSON escaping */
+    unsigned n_heap;            /* attribute strings on the heap (not arena, not constant) */
     ceb__ext *ext;
     size_t n_ext, cap_ext;
     ceb_data_kind kind;
@@ -73,8 +82,9 @@ struct ceb_event {
     bool data_text_ok;          /* TEXT data known to be UTF-8 without NUL */
     _Atomic(void *) json;       /* NULL: not parsed yet; JSON_FAILED; a cJSON tree; or
                                    an arena tree tagged with JSON_ARENA_TAG */
-    ceb__ext ext_inline[EV_EXT_INLINE];   /* `ext` while cap_ext <= EV_EXT_INLINE */
     size_t arena_used;
+    ceb__ext ext_inline[EV_EXT_INLINE];   /* `ext` while cap_ext <= EV_EXT_INLINE; only
+                                             [0, n_ext) is ever read: not zeroed */
     char arena[EV_ARENA];       /* last member: not zeroed by ceb_event_new */
 };
 
@@ -134,11 +144,39 @@ static char *ev_dupn(ceb_event *ev, const char *s, size_t n)
     return dupn(s, n);
 }
 
-/* Give back a string from ev_dupn (arena space is only reused with the event). */
-static void ev_free_str(ceb_event *ev, char *p)
+/* Give back data from ev_dupn or ceb__event_take_data (arena space is only
+   reused with the event). */
+static void ev_free_data(ceb_event *ev, char *p)
 {
     if (p != NULL && !in_arena(ev, p))
         free(p);
+}
+
+/* ev_dupn for attribute strings, counted in n_heap when on the heap, so
+   that freeing an event whose strings all live in it skips the walk. */
+static char *ev_dupn_str(ceb_event *ev, const char *s, size_t n)
+{
+    char *p = ev_dupn(ev, s, n);
+    if (p != NULL && !in_arena(ev, p))
+        ev->n_heap++;
+    return p;
+}
+
+/* Give back a string from ev_dupn_str (or the ct_json constant). */
+static void ev_free_str(ceb_event *ev, char *p)
+{
+    if (p != NULL && p != ct_json && !in_arena(ev, p)) {
+        free(p);
+        ev->n_heap--;
+    }
+}
+
+/* Whether s[0..n) is safe to copy into a JSON string as it is; false when
+   unsure (not UTF-8: the encoder decides). */
+static bool json_plain(const char *s, size_t n)
+{
+    unsigned cls;
+    return ceb__utf8_scan(s, n, NULL, &cls) && !(cls & CEB__TXT_JSONESC);
 }
 
 /* Room for one more extension. */
@@ -181,7 +219,7 @@ static void json_cache_drop(ceb_event *ev)
 static ceb__ext *ext_find(const ceb_event *ev, const char *name, size_t len)
 {
     for (size_t i = 0; i < ev->n_ext; i++)
-        if (strlen(ev->ext[i].name) == len && memcmp(ev->ext[i].name, name, len) == 0)
+        if (ev->ext[i].nlen == len && memcmp(ev->ext[i].name, name, len) == 0)
             return &ev->ext[i];
     return NULL;
 }
@@ -205,6 +243,8 @@ bool ceb__ctype_is_json(const char *ct, size_t len)
 {
     if (ct == NULL)
         return false;
+    if (len == 16 && memcmp(ct, "application/json", 16) == 0)
+        return true;    /* the common one, without the general parse */
     const char *semi = memchr(ct, ';', len);
     if (semi != NULL)
         len = (size_t)(semi - ct);
@@ -434,7 +474,7 @@ int ceb_event_new(ceb_event **out)
     ceb_event *ev = malloc(sizeof *ev);
     if (ev == NULL)
         return CEB_ENOMEM;
-    memset(ev, 0, offsetof(ceb_event, arena));
+    memset(ev, 0, offsetof(ceb_event, ext_inline));
     atomic_init(&ev->refs, 1);
     atomic_init(&ev->frozen, false);
     atomic_init(&ev->json, NULL);
@@ -451,16 +491,19 @@ const ceb_event *ceb_event_ref(const ceb_event *ev)
 
 static void event_free(ceb_event *ev)
 {
-    for (int i = 0; i < CTX_N; i++)
-        ev_free_str(ev, ev->ctx[i]);
-    for (size_t i = 0; i < ev->n_ext; i++) {
-        ev_free_str(ev, ev->ext[i].name);
-        ev_free_str(ev, ev->ext[i].text);
+    if (ev->n_heap > 0) {   /* else every string is in the arena or constant */
+        for (int i = 0; i < CTX_N; i++)
+            ev_free_str(ev, ev->ctx[i]);
+        for (size_t i = 0; i < ev->n_ext; i++) {
+            ev_free_str(ev, ev->ext[i].name);
+            ev_free_str(ev, ev->ext[i].text);
+        }
     }
-    if (ev->ext != ev->ext_inline)
+    if (ev->ext != ev->ext_inline && ev->ext != NULL)
         free(ev->ext);
-    ev_free_str(ev, ev->data);
-    json_cache_drop(ev);
+    ev_free_data(ev, ev->data);
+    if (atomic_load_explicit(&ev->json, memory_order_relaxed) != NULL) /* last owner */
+        json_cache_drop(ev);
     free(ev);
 }
 
@@ -481,17 +524,20 @@ int ceb_event_clone(const ceb_event *ev, ceb_event **out)
     for (int i = 0; i < CTX_N; i++) {
         if (ev->ctx[i] == NULL)
             continue;
-        if ((c->ctx[i] = ev_dupn(c, ev->ctx[i], ev->ctx_len[i])) == NULL)
+        if (ev->ctx[i] == ct_json)
+            c->ctx[i] = (char *)ct_json;
+        else if ((c->ctx[i] = ev_dupn_str(c, ev->ctx[i], ev->ctx_len[i])) == NULL)
             goto nomem;
         c->ctx_len[i] = ev->ctx_len[i];
     }
+    c->ctx_plain = ev->ctx_plain;
     for (size_t i = 0; i < ev->n_ext; i++) {
         if (ext_grow(c) < 0)
             goto nomem;
         ceb__ext *x = &c->ext[c->n_ext];
         *x = ev->ext[i];
-        x->name = ev_dupn(c, ev->ext[i].name, strlen(ev->ext[i].name));
-        x->text = x->name != NULL ? ev_dupn(c, ev->ext[i].text, ev->ext[i].len) : NULL;
+        x->name = ev_dupn_str(c, ev->ext[i].name, ev->ext[i].nlen);
+        x->text = x->name != NULL ? ev_dupn_str(c, ev->ext[i].text, ev->ext[i].len) : NULL;
         if (x->text == NULL) {
             ev_free_str(c, x->name);
             goto nomem;
@@ -525,17 +571,34 @@ bool ceb_event_is_frozen(const ceb_event *ev)
 
 /* ---- setters ------------------------------------------------------------ */
 
-static int ctx_store(ceb_event *ev, int slot, const char *value, size_t len)
+/* plain: 1 when value needs no JSON escaping, 0 when it may, -1 unknown. */
+static int ctx_store_plain(ceb_event *ev, int slot, const char *value, size_t len, int plain)
 {
-    char *p = ev_dupn(ev, value, len);
-    if (p == NULL)
+    char *p;
+    if (slot == CTX_DATACONTENTTYPE && len == sizeof ct_json - 1 &&
+        memcmp(value, ct_json, len) == 0) {
+        p = (char *)ct_json;
+        plain = 1;
+    } else if ((p = ev_dupn_str(ev, value, len)) == NULL) {
         return CEB_ENOMEM;
+    }
+    if (plain < 0)
+        plain = json_plain(value, len);
     ev_free_str(ev, ev->ctx[slot]);
     ev->ctx[slot] = p;
     ev->ctx_len[slot] = len;
+    if (plain)
+        ev->ctx_plain |= 1u << slot;
+    else
+        ev->ctx_plain &= ~(1u << slot);
     if (slot == CTX_DATACONTENTTYPE)
         json_cache_drop(ev);    /* whether data is JSON may have changed */
     return 0;
+}
+
+static int ctx_store(ceb_event *ev, int slot, const char *value, size_t len)
+{
+    return ctx_store_plain(ev, slot, value, len, -1);
 }
 
 static void ctx_clear(ceb_event *ev, int slot)
@@ -547,8 +610,10 @@ static void ctx_clear(ceb_event *ev, int slot)
         json_cache_drop(ev);
 }
 
-/* ctx_set for a value known to hold no NUL byte. */
-static int ctx_set_nonul(ceb_event *ev, int slot, const char *value, size_t len, ceb_diag *d)
+/* ctx_set for a value known to hold no NUL byte; cls: its ceb__utf8_scan
+   classes when the caller scanned it, else -1. */
+static int ctx_set_cls(ceb_event *ev, int slot, const char *value, size_t len, int cls,
+                       ceb_diag *d)
 {
     const char *name = ctx_names[slot];
     switch (slot) {
@@ -562,10 +627,12 @@ static int ctx_set_nonul(ceb_event *ev, int slot, const char *value, size_t len,
     case CTX_TYPE:
         if (len == 0)
             return ceb_diag_set(d, CEB_EINVAL, "required attribute '%s' must not be empty", name);
-        if (slot == CTX_SOURCE && has_ctl_or_space(value, len))
+        if (slot == CTX_SOURCE && (cls >= 0 ? (cls & CEB__TXT_CTLSP) != 0
+                                            : has_ctl_or_space(value, len)))
             return ceb_diag_set(d, CEB_EINVAL, "value of 'source' is not a URI-reference "
                                 "(contains a space or control character)");
-        return ctx_store(ev, slot, value, len);
+        return ctx_store_plain(ev, slot, value, len,
+                               cls >= 0 ? !(cls & CEB__TXT_JSONESC) : -1);
     case CTX_TIME:
     case CTX_DATASCHEMA:
     case CTX_DATACONTENTTYPE:
@@ -580,9 +647,15 @@ static int ctx_set_nonul(ceb_event *ev, int slot, const char *value, size_t len,
         if (slot == CTX_DATASCHEMA && !uri_ok(value, len))
             return ceb_diag_set(d, CEB_EINVAL, "value of 'dataschema' is not an absolute URI: \"%.*s\"",
                                 (int)(len > 64 ? 64 : len), value);
-        return ctx_store(ev, slot, value, len);
+        return ctx_store_plain(ev, slot, value, len,
+                               cls >= 0 ? !(cls & CEB__TXT_JSONESC) : -1);
     }
     return CEB_EINVAL;
+}
+
+static int ctx_set_nonul(ceb_event *ev, int slot, const char *value, size_t len, ceb_diag *d)
+{
+    return ctx_set_cls(ev, slot, value, len, -1, d);
 }
 
 static int ctx_set(ceb_event *ev, int slot, const char *value, size_t len, ceb_diag *d)
@@ -606,26 +679,71 @@ int ceb__event_set_context_checked(ceb_event *ev, const char *name, size_t nlen,
     return ctx_set_nonul(ev, slot, value, len, d);
 }
 
+int ceb__event_set_context_bit(ceb_event *ev, unsigned bit, const char *value, size_t len,
+                               unsigned cls, ceb_diag *d)
+{
+    int rc = immutable(ev, d);
+    if (rc < 0)
+        return rc;
+    int slot;
+    switch (bit) {
+    case CEB__CTX_ID:          slot = CTX_ID; break;
+    case CEB__CTX_SOURCE:      slot = CTX_SOURCE; break;
+    case CEB__CTX_TYPE:        slot = CTX_TYPE; break;
+    case CEB__CTX_SUBJECT:     slot = CTX_SUBJECT; break;
+    case CEB__CTX_TIME:        slot = CTX_TIME; break;
+    case CEB__CTX_DATASCHEMA:  slot = CTX_DATASCHEMA; break;
+    case CEB__CTX_SPECVERSION: slot = CTX_SPECVERSION; break;
+    default:
+        return ceb_diag_set(d, CEB_EINVAL, "not a context attribute bit: %u", bit);
+    }
+    return ctx_set_cls(ev, slot, value, len, (int)(cls & 7u), d);
+}
+
+int ceb__event_set_ctype_scanned(ceb_event *ev, const char *value, size_t len, unsigned cls,
+                                 ceb_diag *d)
+{
+    int rc = immutable(ev, d);
+    if (rc < 0)
+        return rc;
+    if (cls & CEB__TXT_NUL)
+        return ceb_diag_set(d, CEB_EINVAL, "value of 'datacontenttype' contains a NUL byte");
+    return ctx_set_cls(ev, CTX_DATACONTENTTYPE, value, len, (int)(cls & 7u), d);
+}
+
+bool ceb__event_has_ext(const ceb_event *ev, const char *name, size_t nlen)
+{
+    return ext_find(ev, name, nlen) != NULL;
+}
+
 int ceb__event_add_ext_checked(ceb_event *ev, const char *name, size_t nlen,
                                const char *value, size_t len)
+{
+    return ceb__event_add_ext_scanned(ev, name, nlen, value, len, json_plain(value, len));
+}
+
+int ceb__event_add_ext_scanned(ceb_event *ev, const char *name, size_t nlen,
+                               const char *value, size_t len, bool plain)
 {
     if (ceb_event_is_frozen(ev))
         return CEB_EIMMUTABLE;
     if (ext_grow(ev) < 0)
         return CEB_ENOMEM;
-    char *t = ev_dupn(ev, value, len);
-    char *n = t != NULL ? ev_dupn(ev, name, nlen) : NULL;
+    char *t = ev_dupn_str(ev, value, len);
+    char *n = t != NULL ? ev_dupn_str(ev, name, nlen) : NULL;
     if (n == NULL) {
         ev_free_str(ev, t);
         return CEB_ENOMEM;
     }
     ceb__ext *x = &ev->ext[ev->n_ext++];
     x->name = n;
+    x->nlen = (uint32_t)nlen;
     x->text = t;
     x->len = len;
     x->type = CEB_ATTR_STRING;
     x->i = 0;
     x->b = false;
+    x->plain = plain;
     return 0;
 }
 
@@ -641,19 +759,22 @@ static int ext_put(ceb_event *ev, const char *name, ceb_attr_type type, const ch
         return ceb_diag_set(d, CEB_EEXIST, "attribute '%s' is given more than once", name);
     if (x == NULL && ext_grow(ev) < 0)
         return CEB_ENOMEM;
-    char *t = ev_dupn(ev, text, len);
+    char *t = ev_dupn_str(ev, text, len);
     if (t == NULL)
         return CEB_ENOMEM;
     if (x == NULL) {
-        char *n = ev_dupn(ev, name, strlen(name));
+        size_t nlen = strlen(name);
+        char *n = ev_dupn_str(ev, name, nlen);
         if (n == NULL) {
             ev_free_str(ev, t);
             return CEB_ENOMEM;
         }
         x = &ev->ext[ev->n_ext++];
         x->name = n;
+        x->nlen = (uint32_t)nlen;
         x->text = NULL;
     }
+    x->plain = type == CEB_ATTR_INTEGER || type == CEB_ATTR_BOOLEAN || json_plain(text, len);
     ev_free_str(ev, x->text);
     x->text = t;
     x->len = len;
@@ -875,11 +996,11 @@ const char *ceb_event_datacontenttype(const ceb_event *ev) { return ev->ctx[CTX_
 int ceb__event_take_data(ceb_event *ev, ceb_data_kind kind, char *data, size_t len, cJSON *parsed)
 {
     if (ceb_event_is_frozen(ev)) {
-        ev_free_str(ev, data);
+        ev_free_data(ev, data);
         cJSON_Delete(parsed);
         return CEB_EIMMUTABLE;
     }
-    ev_free_str(ev, ev->data);
+    ev_free_data(ev, ev->data);
     json_cache_drop(ev);
     ev->data = data;
     ev->data_len = data ? len : 0;
@@ -923,6 +1044,111 @@ bool ceb__event_attr_next(const ceb_event *ev, size_t *pos, ceb_attr *out)
     ext_fill(&ev->ext[k], out);
     (*pos)++;
     return true;
+}
+
+/* Copy n bytes known to fit; short ones (most names and values) without a
+   libc call: two overlapping word copies. */
+static inline char *put_bytes(char *p, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(p, &a, 8);
+        memcpy(p + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(p, &a, 4);
+        memcpy(p + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            p[i] = s[i];
+    } else {
+        memcpy(p, s, n);
+    }
+    return p + n;
+}
+
+/* The start of a member, ,"name": (room reserved). */
+static inline char *member_head(char *p, bool comma, const char *name, size_t nl)
+{
+    if (comma)
+        *p++ = ',';
+    *p++ = '"';
+    p = put_bytes(p, name, nl);
+    *p++ = '"';
+    *p++ = ':';
+    return p;
+}
+
+/* A value that needs escapes, through quote; the room for the rest is
+   reserved again. Returns the new end, or NULL with *rc set. */
+static char *member_quoted(ceb_buf *out, char *p, const char *text, size_t len, size_t rest,
+                           ceb__json_quote_fn quote, int *rc)
+{
+    *p = '\0';
+    out->len = (size_t)(p - out->data);
+    if ((*rc = quote(out, text, len)) < 0 || (*rc = ceb_buf_reserve(out, rest)) < 0)
+        return NULL;
+    return out->data + out->len;
+}
+
+int ceb__event_json_attrs(const ceb_event *ev, ceb_buf *out, size_t extra,
+                          ceb__json_quote_fn quote)
+{
+    /* one reservation as if nothing needed escaping (each member at most
+       name + value + 6 bytes: ,"":"" ) */
+    size_t need = extra + 1;
+    for (int s = 0; s < CTX_N; s++)
+        if (ev->ctx[s] != NULL)
+            need += ctx_name_len[s] + ev->ctx_len[s] + 6;
+    need += 11 + 3 + 6;     /* specversion */
+    for (size_t k = 0; k < ev->n_ext; k++)
+        need += ev->ext[k].nlen + ev->ext[k].len + 6;
+    int rc = ceb_buf_reserve(out, need);
+    if (rc < 0)
+        return rc;
+    char *p = out->data + out->len;
+    bool comma = false;
+    for (int s = 0; s < CTX_N; s++) {
+        const char *t = ev->ctx[s];
+        size_t len = ev->ctx_len[s];
+        if (s == CTX_SPECVERSION) {
+            t = "1.0";
+            len = 3;
+        } else if (t == NULL) {
+            continue;
+        }
+        p = member_head(p, comma, ctx_names[s], ctx_name_len[s]);
+        comma = true;
+        if (s != CTX_SPECVERSION && !((ev->ctx_plain >> s) & 1u)) {
+            if ((p = member_quoted(out, p, t, len, need, quote, &rc)) == NULL)
+                return rc;
+            continue;
+        }
+        *p++ = '"';
+        p = put_bytes(p, t, len);
+        *p++ = '"';
+    }
+    for (size_t k = 0; k < ev->n_ext; k++) {
+        const ceb__ext *x = &ev->ext[k];
+        bool bare = x->type == CEB_ATTR_INTEGER || x->type == CEB_ATTR_BOOLEAN;
+        p = member_head(p, true, x->name, x->nlen);
+        if (bare) {
+            p = put_bytes(p, x->text, x->len);
+        } else if (x->plain) {
+            *p++ = '"';
+            p = put_bytes(p, x->text, x->len);
+            *p++ = '"';
+        } else if ((p = member_quoted(out, p, x->text, x->len, need, quote, &rc)) == NULL) {
+            return rc;
+        }
+    }
+    *p = '\0';
+    out->len = (size_t)(p - out->data);
+    return 0;
 }
 
 /* Copy data[0..len) into ev as its data of `kind`, caching `arena` (an

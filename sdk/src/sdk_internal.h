@@ -18,6 +18,15 @@
    offset of the first bad byte. */
 bool ceb__utf8_valid(const void *p, size_t n, size_t *bad_at);
 
+/* utf8.c: ceb__utf8_valid (the same answer and *bad_at) that also reports
+   in *cls which classes of byte it met before deciding (on false: before
+   the bad byte); one pass, for decoders that check a value once and let
+   setters and encoders skip their own scans. */
+enum { CEB__TXT_NUL = 1,      /* a 0x00 byte */
+       CEB__TXT_JSONESC = 2,  /* '"', '\\' or < 0x20: a JSON string must escape it */
+       CEB__TXT_CTLSP = 4 };  /* <= 0x20 or 0x7F: not in a URI-reference */
+bool ceb__utf8_scan(const void *p, size_t n, size_t *bad_at, unsigned *cls);
+
 /* event.c: a media type whose subtype is "json" or ends in "+json"
    (parameters and case ignored). */
 bool ceb__ctype_is_json(const char *ct, size_t len);
@@ -100,6 +109,38 @@ bool ceb__event_data_text_ok(const ceb_event *ev);
 /* event.c: the attributes in ceb_event_attr_at order without its O(n) walk:
    *pos starts at 0; false when there is none left. */
 bool ceb__event_attr_next(const ceb_event *ev, size_t *pos, ceb_attr *out);
+
+/*
+ * event.c: setters for decoders that scanned the value with ceb__utf8_scan
+ * (valid UTF-8; cls its classes), so neither the setter nor the JSON
+ * encoder scans it again. set_context_bit sets the context attribute of
+ * CEB__CTX_* `bit` as ceb__event_set_context_checked would (the value holds
+ * no NUL). set_ctype_scanned sets datacontenttype (a NUL is refused).
+ * add_ext_scanned is ceb__event_add_ext_checked with `plain` telling that
+ * value needs no JSON escaping (!(cls & CEB__TXT_JSONESC)). has_ext: an
+ * extension name[0..nlen) is set. Return 0, CEB_EINVAL, CEB_EIMMUTABLE,
+ * CEB_ENOMEM.
+ */
+int ceb__event_set_context_bit(ceb_event *ev, unsigned bit, const char *value, size_t len,
+                               unsigned cls, ceb_diag *d);
+int ceb__event_set_ctype_scanned(ceb_event *ev, const char *value, size_t len, unsigned cls,
+                                 ceb_diag *d);
+int ceb__event_add_ext_scanned(ceb_event *ev, const char *name, size_t nlen,
+                               const char *value, size_t len, bool plain);
+bool ceb__event_has_ext(const ceb_event *ev, const char *name, size_t nlen);
+
+/*
+ * event.c: append every attribute as JSON object members, in
+ * ceb_event_attr_at order, comma-separated, without braces: exactly what
+ * ceb_json_quote would give for each name and String value (Integer and
+ * Boolean bare). Values recorded as needing no escapes are copied; the
+ * others go through `quote` (which appends the quoted string). `extra`:
+ * bytes the caller will append next, reserved in the same go. Returns 0 or
+ * CEB_ENOMEM (out may then hold part of the members).
+ */
+typedef int (*ceb__json_quote_fn)(ceb_buf *out, const char *s, size_t len);
+int ceb__event_json_attrs(const ceb_event *ev, ceb_buf *out, size_t extra,
+                          ceb__json_quote_fn quote);
 
 /*
  * normalize.c: the binding codecs' shared normalization. spec_error turns a

@@ -131,11 +131,89 @@ static void test_random_against_reference(void **state)
     }
 }
 
+/* ceb__utf8_scan against ceb__utf8_valid plus a byte-at-a-time class
+   reference: the same answer and offset, and the classes of the bytes
+   before the decision. */
+static unsigned ref_class(unsigned char c)
+{
+    unsigned k = 0;
+    if (c <= 0x20 || c == 0x7F)
+        k |= CEB__TXT_CTLSP;
+    if (c < 0x20 || c == '"' || c == '\\')
+        k |= CEB__TXT_JSONESC;
+    if (c == 0)
+        k |= CEB__TXT_NUL;
+    return k;
+}
+
+static void check_scan(const unsigned char *p, size_t n)
+{
+    size_t want_at = (size_t)-1, got_at = (size_t)-1;
+    bool want = ref_valid(p, n, &want_at);
+    unsigned want_cls = 0, got_cls = 99;
+    size_t end = want ? n : want_at;
+    for (size_t i = 0; i < end; i++)
+        if (p[i] < 0x80)
+            want_cls |= ref_class(p[i]);
+    bool got = ceb__utf8_scan(p, n, &got_at, &got_cls);
+    if (want != got || (!want && want_at != got_at) || want_cls != got_cls)
+        fail_msg("length %zu: reference %d at %zu cls %u, ceb__utf8_scan %d at %zu cls %u", n,
+                 want, want_at, want_cls, got, got_at, got_cls);
+}
+
+static void test_scan_against_reference(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {
+        "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xC0\x80", "\xE0\x80\x80",
+        "\xED\xBF\xBF", "\xF4\x90\x80\x80", "\xC3", "\x80", "\xFE",
+    };
+    static const unsigned char specials[] = { 0, '"', '\\', ' ', '\t', 0x1F, 0x7F, '\n' };
+    uint32_t seed = 7u;
+    unsigned char buf[64];
+    for (int round = 0; round < 300000; round++) {
+        size_t n = next(&seed) % 41;
+        unsigned mix = next(&seed) % 4;   /* 0: plain ASCII only */
+        size_t i = 0;
+        while (i < n) {
+            uint32_t r = next(&seed) % 40;
+            if (mix != 0 && r == 0) {
+                const char *p = pieces[next(&seed) % (sizeof pieces / sizeof pieces[0])];
+                size_t l = strlen(p);
+                if (i + l > n)
+                    l = n - i;
+                memcpy(buf + i, p, l);
+                i += l;
+            } else if (mix != 0 && r < 3) {
+                buf[i++] = specials[next(&seed) % sizeof specials];
+            } else {
+                buf[i++] = (unsigned char)(0x21 + next(&seed) % 0x5E);
+            }
+        }
+        check_scan(buf, n);
+        if (n > 0) {
+            memmove(buf + 1, buf, n);
+            check_scan(buf + 1, n);
+        }
+    }
+    size_t at = 0;
+    unsigned cls = 0;
+    assert_true(ceb__utf8_scan("", 0, &at, &cls));
+    assert_int_equal(cls, 0);
+    assert_true(ceb__utf8_scan("a b", 3, &at, &cls));
+    assert_int_equal(cls, CEB__TXT_CTLSP);
+    assert_true(ceb__utf8_scan("0123456789\"", 11, &at, &cls));  /* in the overlapping tail */
+    assert_int_equal(cls, CEB__TXT_JSONESC);
+    assert_true(ceb__utf8_scan("x\0y", 3, &at, &cls));
+    assert_int_equal(cls, CEB__TXT_NUL | CEB__TXT_JSONESC | CEB__TXT_CTLSP);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_cases),
         cmocka_unit_test(test_random_against_reference),
+        cmocka_unit_test(test_scan_against_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
