@@ -7,7 +7,6 @@
 #include <cebridge/errors.h>
 #include "runtime.h"
 
-#define CEB__FREE_MAX 4096
 #define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
 static void backoff_fire(ceb_tq_node *n);
@@ -99,13 +98,9 @@ static void timeout_stop(ceb_runtime *rt, ceb_delivery *a)
 
 static ceb__record *rec_alloc(ceb_runtime *rt)
 {
-    ceb__record *r = rt->free_recs;
-    if (r != NULL) {
-        rt->free_recs = r->qnext;
-        rt->nfree_recs--;
-    } else if ((r = malloc(sizeof(*r))) == NULL) {
+    ceb__record *r = ceb__pool_get(&rt->recs);
+    if (r == NULL)
         return NULL;
-    }
     memset(r, 0, sizeof(*r));
     ceb_tq_node_init(&r->backoff, backoff_fire);
     return r;
@@ -113,24 +108,14 @@ static ceb__record *rec_alloc(ceb_runtime *rt)
 
 static void rec_free(ceb_runtime *rt, ceb__record *r)
 {
-    if (rt->nfree_recs < CEB__FREE_MAX) {
-        r->qnext = rt->free_recs;
-        rt->free_recs = r;
-        rt->nfree_recs++;
-    } else {
-        free(r);
-    }
+    ceb__pool_put(&rt->recs, r);
 }
 
 static ceb_delivery *att_alloc(ceb_runtime *rt)
 {
-    ceb_delivery *a = rt->free_atts;
-    if (a != NULL) {
-        rt->free_atts = a->next;
-        rt->nfree_atts--;
-    } else if ((a = malloc(sizeof(*a))) == NULL) {
+    ceb_delivery *a = ceb__pool_get(&rt->atts);
+    if (a == NULL)
         return NULL;
-    }
     memset(a, 0, offsetof(ceb_delivery, detail));
     a->detail[0] = '\0';
     a->prev = a->next = a->next_done = NULL;
@@ -144,13 +129,7 @@ static void att_free(ceb_runtime *rt, ceb_delivery *a)
 {
     ceb__route_release(a->route);
     a->route = NULL;
-    if (rt->nfree_atts < CEB__FREE_MAX) {
-        a->next = rt->free_atts;
-        rt->free_atts = a;
-        rt->nfree_atts++;
-    } else {
-        free(a);
-    }
+    ceb__pool_put(&rt->atts, a);
 }
 
 /* ---- sink queues --------------------------------------------------------- */
@@ -329,6 +308,30 @@ int ceb__delivery_submit(ceb_runtime *rt, ceb__message *msg, const ceb_event *ev
 
 /* ---- attempts ------------------------------------------------------------ */
 
+/*
+ * The end of a delivery's latency: uv_hrtime(), read at most once per
+ * CEB__LATENCY_READS outcomes. latency_clock_reset() (at the start of each
+ * batch of outcomes and of each sink's dispatch) makes the next use read
+ * the clock, so a value is never older than that many deliver() calls of
+ * one dispatch; queued outcomes completed before their batch began.
+ */
+#define CEB__LATENCY_READS 16
+
+static void latency_clock_reset(ceb_runtime *rt)
+{
+    rt->lat_reads_left = 0;
+}
+
+static uint64_t latency_clock(ceb_runtime *rt)
+{
+    if (rt->lat_reads_left == 0) {
+        rt->lat_ns = uv_hrtime();
+        rt->lat_reads_left = CEB__LATENCY_READS;
+    }
+    rt->lat_reads_left--;
+    return rt->lat_ns;
+}
+
 static bool permanent_code(int rc)
 {
     return rc == CEB_EINVAL || rc == CEB_ESPEC || rc == CEB_E2BIG;
@@ -404,6 +407,7 @@ static void dispatch(ceb_runtime *rt, ceb__sinkq *q)
     /* A record may hold the last reference to its sink (through its route,
        after a reload); resolving it must not free `q` under this loop. */
     ceb__instance_retain(sink);
+    latency_clock_reset(rt);
     while (q->wait_head != NULL && q->inflight < sink->max_inflight) {
         ceb__record *rec = q->wait_head;
         q->wait_head = rec->qnext;
@@ -490,13 +494,10 @@ static void process_attempt(ceb_runtime *rt, ceb_delivery *a)
         return;
     }
     rec->cur = NULL;
-    ceb_outcome oc = a->outcome;
-    int err = a->err;
-    int64_t ra = a->retry_after_ms;
-    char detail[sizeof(a->detail)];
-    memcpy(detail, a->detail, sizeof(detail));
+    /* outcome() reads a->detail in place: nothing allocates an attempt
+       before it returns */
+    outcome(rt, rec, a->outcome, a->err, a->retry_after_ms, a->detail);
     att_free(rt, a);
-    outcome(rt, rec, oc, err, ra, detail);
 }
 
 static void timeout_fire(ceb_tq_node *n)
@@ -559,20 +560,25 @@ static void outcome(ceb_runtime *rt, ceb__record *rec, ceb_outcome oc, int err,
                     int64_t retry_after_ms, const char *detail)
 {
     ceb__route *route = rec->route;
-    const ceb_conf_retry *pol = &route->conf->retry;
-    const char *eid = ceb_event_id(rec->ev) ? ceb_event_id(rec->ev) : "?";
-    const char *why = (detail != NULL && detail[0] != '\0') ? detail
-                    : ceb_strerror(err < 0 ? err : CEB_EIO);
     if (oc == CEB_OUTCOME_OK) {
         if (rec->dlq) {
             route->d_dead_lettered++;
         } else {
-            uint64_t ns = uv_hrtime() - rec->msg->recv_ns;
-            ceb_metric_observe(rt->m_latency, rec->sink->q->label, (double)ns / 1e9);
+            ceb__sinkq *q = rec->sink->q;
+            uint64_t ns = latency_clock(rt) - rec->msg->recv_ns;
+            /* the series is looked up once per sink, on its first
+               observation (so an idle sink still renders no series) */
+            if (q->latency == NULL)
+                q->latency = ceb_metric_series_get(rt->m_latency, q->label);
+            ceb_metric_series_observe(rt->m_latency, q->latency, (double)ns / 1e9);
         }
         finish(rt, rec, 0);
         return;
     }
+    const ceb_conf_retry *pol = &route->conf->retry;
+    const char *eid = ceb_event_id(rec->ev) ? ceb_event_id(rec->ev) : "?";
+    const char *why = (detail != NULL && detail[0] != '\0') ? detail
+                    : ceb_strerror(err < 0 ? err : CEB_EIO);
     rec->last_err = err < 0 ? err : CEB_EIO;
     uint32_t attempts = pol->attempts ? pol->attempts : 1;
     if (oc == CEB_OUTCOME_RETRY && rec->attempt < attempts) {
@@ -656,6 +662,7 @@ bool ceb__delivery_run(ceb_runtime *rt)
         ceb__delivery_update_pause(rt);
         did = true;
     }
+    latency_clock_reset(rt);
     while (rt->att_head != NULL) {
         ceb_delivery *a = rt->att_head;
         rt->att_head = a->next_done;

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "instance.h"
 #include "loop.h"
+#include "metrics.h"
 #include "router.h"
 
 /*
@@ -90,6 +91,7 @@ typedef struct ceb__sinkq {
     bool kick_queued;
     struct ceb__sinkq *next_kick;
     const char *label[1];             /* { sink name } */
+    ceb_metric_series *latency;       /* its latency series, once observed */
     uint64_t d_ok, d_retry, d_permanent, d_timeout, d_retries;
     bool dirty;
     struct ceb__sinkq *next_dirty;

@@ -394,13 +394,16 @@ void ceb_metric_set(ceb_metric *mt, const char *const *label_values, double v)
         s->value = v;
 }
 
-void ceb_metric_observe(ceb_metric *mt, const char *const *label_values, double v)
+ceb_metric_series *ceb_metric_series_get(ceb_metric *mt, const char *const *label_values)
 {
-    if (mt == NULL || mt->kind != CEB_METRIC_HISTOGRAM || isnan(v) ||
-        (mt->nlabels > 0 && label_values == NULL))
-        return;
-    ceb_series *s = series_get(mt, label_values);
-    if (s == NULL)
+    if (mt == NULL || (mt->nlabels > 0 && label_values == NULL))
+        return NULL;
+    return series_get(mt, label_values);
+}
+
+void ceb_metric_series_observe(ceb_metric *mt, ceb_metric_series *s, double v)
+{
+    if (mt == NULL || s == NULL || mt->kind != CEB_METRIC_HISTOGRAM || isnan(v))
         return;
     size_t i = 0;
     while (i < mt->nbuckets && v > mt->buckets[i])
@@ -408,6 +411,14 @@ void ceb_metric_observe(ceb_metric *mt, const char *const *label_values, double 
     s->counts[i]++;     /* i == nbuckets: only +Inf */
     s->sum += v;
     s->count++;
+}
+
+void ceb_metric_observe(ceb_metric *mt, const char *const *label_values, double v)
+{
+    if (mt == NULL || mt->kind != CEB_METRIC_HISTOGRAM || isnan(v) ||
+        (mt->nlabels > 0 && label_values == NULL))
+        return;
+    ceb_metric_series_observe(mt, series_get(mt, label_values), v);
 }
 
 double ceb_metric_value(const ceb_metric *mt, const char *const *label_values)

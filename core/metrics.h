@@ -39,6 +39,14 @@ int  ceb_metrics_register(ceb_metrics *m, ceb_metric_kind kind, const char *name
 void ceb_metric_add(ceb_metric *metric, const char *const *label_values, double v);
 void ceb_metric_set(ceb_metric *metric, const char *const *label_values, double v);
 void ceb_metric_observe(ceb_metric *metric, const char *const *label_values, double v);
+/* A handle on one series of `metric` (created on first use, as above) for
+   repeated updates without the lookup: valid until ceb_metrics_free().
+   NULL when `metric` is NULL, label_values is missing or memory ran out;
+   ceb_metric_series_observe() ignores a NULL series like an ignored
+   sample. Observing through the handle is ceb_metric_observe() exactly. */
+typedef struct ceb_series ceb_metric_series;
+ceb_metric_series *ceb_metric_series_get(ceb_metric *metric, const char *const *label_values);
+void ceb_metric_series_observe(ceb_metric *metric, ceb_metric_series *series, double v);
 /* Current value of one series (counter/gauge; histogram: sample count), 0 when absent. For tests. */
 double ceb_metric_value(const ceb_metric *metric, const char *const *label_values);
 

@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,87 @@
 #define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
 void ceb__host_timers_reap(ceb_instance *inst);   /* host.c */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CEB__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CEB__ASAN 1
+#endif
+#endif
+#ifdef CEB__ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* ---- object pool ---------------------------------------------------------- */
+
+typedef struct ceb__slab {
+    struct ceb__slab *next;
+    max_align_t objs[];
+} ceb__slab;
+
+void ceb__pool_init(ceb__pool *p, size_t size)
+{
+    size_t a = _Alignof(max_align_t);
+    memset(p, 0, sizeof(*p));
+    if (size < sizeof(void *))
+        size = sizeof(void *);
+    p->size = (size + a - 1) / a * a;
+}
+
+void *ceb__pool_get(ceb__pool *p)
+{
+    void *o = p->free;
+    if (o != NULL) {
+        UNPOISON(o, p->size);
+        p->free = *(void **)o;
+    } else {
+        if (p->bump == p->bump_end) {
+            ceb__slab *s = malloc(sizeof(*s) + CEB__POOL_SLAB * p->size);
+            if (s == NULL)
+                return NULL;
+            s->next = p->slabs;
+            p->slabs = s;
+            p->bump = (char *)s->objs;
+            p->bump_end = p->bump + CEB__POOL_SLAB * p->size;
+            p->capacity += CEB__POOL_SLAB;
+            POISON(p->bump, CEB__POOL_SLAB * p->size);
+        }
+        o = p->bump;
+        p->bump += p->size;
+        UNPOISON(o, p->size);
+    }
+    p->live++;
+    return o;
+}
+
+void ceb__pool_put(ceb__pool *p, void *obj)
+{
+    if (obj == NULL)
+        return;
+    *(void **)obj = p->free;
+    p->free = obj;
+    p->live--;
+    POISON(obj, p->size);
+}
+
+void ceb__pool_destroy(ceb__pool *p)
+{
+    while (p->slabs != NULL) {
+        ceb__slab *s = p->slabs;
+        p->slabs = s->next;
+        UNPOISON(s->objs, CEB__POOL_SLAB * p->size);
+        free(s);
+    }
+    p->free = NULL;
+    p->bump = p->bump_end = NULL;
+    p->live = p->capacity = 0;
+}
 
 void ceb__rt_log(ceb_runtime *rt, ceb_log_level lvl, const char *component, const char *fmt, ...)
 {
@@ -300,6 +382,8 @@ int ceb_runtime_new(const ceb_runtime_opts *opts, ceb_runtime **out)
     rt->log = opts->log;
     rt->metrics = opts->metrics;
     rt->conf_free = opts->conf_free ? opts->conf_free : ceb_conf_free;
+    ceb__pool_init(&rt->recs, sizeof(ceb__record));
+    ceb__pool_init(&rt->atts, sizeof(ceb_delivery));
     rt->rng = opts->seed ? opts->seed : (uv_hrtime() ^ ((uint64_t)getpid() << 32)) | 1;
     int rc = register_metrics(rt);
     if (rc < 0) {
@@ -375,16 +459,8 @@ void ceb_runtime_free(ceb_runtime *rt)
     if (rt->current != NULL)
         ceb__confref_release(rt->current);
     rt->current = NULL;
-    while (rt->free_recs != NULL) {
-        ceb__record *r = rt->free_recs;
-        rt->free_recs = r->qnext;
-        free(r);
-    }
-    while (rt->free_atts != NULL) {
-        ceb_delivery *a = rt->free_atts;
-        rt->free_atts = a->next;
-        free(a);
-    }
+    ceb__pool_destroy(&rt->recs);
+    ceb__pool_destroy(&rt->atts);
     while (rt->free_msgs != NULL) {
         ceb__message *m = rt->free_msgs;
         rt->free_msgs = m->next;

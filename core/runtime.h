@@ -89,6 +89,31 @@ struct ceb__message;
 struct ceb__record;
 struct ceb__sinkq;
 
+/*
+ * A pool of fixed-size objects (delivery records, attempts) carved from
+ * slabs of CEB__POOL_SLAB objects: no malloc/free per event, whatever the
+ * number in flight. Freed objects go on a free list and are reused; slabs
+ * are kept (memory stays at the high-water mark, which backpressure bounds
+ * near max_inflight) until ceb__pool_destroy(). Under ASan a free object is
+ * poisoned, so a use after put is still caught. Not thread-safe.
+ */
+typedef struct ceb__pool {
+    size_t size;                         /* object size, rounded up for alignment */
+    void *free;                          /* free objects, linked through their first word */
+    char *bump, *bump_end;               /* never-used room in the newest slab */
+    struct ceb__slab *slabs;
+    size_t live;                         /* objects handed out and not put back */
+    size_t capacity;                     /* objects in all slabs */
+} ceb__pool;
+#define CEB__POOL_SLAB 64
+
+void  ceb__pool_init(ceb__pool *p, size_t size);
+/* An uninitialised object, or NULL when a new slab cannot be allocated. */
+void *ceb__pool_get(ceb__pool *p);
+void  ceb__pool_put(ceb__pool *p, void *obj);
+/* Free every slab; objects still handed out become invalid. */
+void  ceb__pool_destroy(ceb__pool *p);
+
 /* Attempts whose timeout is `ms` start in time order, so they are due in
    that order: a FIFO with one timer-queue node for its head (delivery.c). */
 typedef struct ceb__tlane {
@@ -124,13 +149,14 @@ struct ceb_runtime {
     struct ceb__route *dirty_routes;
     struct ceb__sinkq *dirty_sinks;
     uint64_t last_flush;
+    uint64_t lat_ns;                     /* latency clock (delivery.c) */
+    unsigned lat_reads_left;
 
     /* attempt timeouts by duration (a duration beyond these uses its own node) */
     ceb__tlane tlanes[CEB__TLANES];
 
-    /* free lists (no allocation per event in steady state) */
-    struct ceb__record *free_recs; size_t nfree_recs;
-    struct ceb_delivery *free_atts; size_t nfree_atts;
+    /* pools (no allocation per event in steady state) */
+    ceb__pool recs, atts;
     struct ceb__message *free_msgs; size_t nfree_msgs;
 
     /* per-plugin slots of host->plugin_slot(), kept across reloads */
