@@ -589,44 +589,51 @@ static bool fast_ascii(const char *p, size_t n)
     return (acc & 0x8080808080808080ull) == 0;
 }
 
-/* 1 for '"', '\\' and the control characters (< 0x20). */
-static const unsigned char special[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-};
-
-/* The index of the first special byte at or after p[i], or n; eight bytes
-   at a time while there are as many. */
-static inline bool word_plain(uint64_t w)
+/* The bytes of w that are special, as their high bits; the lowest set bit
+   is exact (a borrow only makes false hits above a true one). */
+static inline uint64_t word_special(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) == 0;
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
 }
 
+/* The first special byte of the word at p[i] whose mask is m != 0. */
+static inline size_t first_special(const char *p, size_t i, uint64_t m)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    (void)p;
+    return i + (size_t)(__builtin_ctzll(m) >> 3);   /* the lowest lane is the first byte */
+#else
+    (void)m;
+    for (;; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            return i;
+    }
+#endif
+}
+
+/* The index of the first special byte ('"', '\\', < 0x20) at or after
+   p[i], or n; eight bytes at a time. */
 static inline size_t scan_plain(const char *p, size_t i, size_t n)
 {
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
-        if (!word_plain(w))
-            goto bytes;
+        uint64_t m = word_special(w);
+        if (m != 0)
+            return first_special(p, i, m);
     }
     if (i < n) {
         /* the last 1..7 bytes in one word, padded with a plain byte */
         uint64_t w = 0x6161616161616161ull;
         memcpy(&w, p + i, n - i);
-        if (word_plain(w))
-            return n;
+        uint64_t m = word_special(w);
+        if (m != 0)
+            return first_special((const char *)&w, 0, m) + i;
     }
-bytes:
-    while (i < n && !special[(unsigned char)p[i]])
-        i++;
-    return i;
+    return n;
 }
 
 static size_t fast_ws(const char *p, size_t i, size_t n)
