@@ -101,7 +101,12 @@ static ceb__record *rec_alloc(ceb_runtime *rt)
     ceb__record *r = ceb__pool_get(&rt->recs);
     if (r == NULL)
         return NULL;
-    memset(r, 0, sizeof(*r));
+    /* every field: submit sets msg, ev, route, sink, dlq, mnext; enqueue_wait
+       qnext and waiting */
+    r->attempt = 0;
+    r->last_err = 0;
+    r->cur = NULL;
+    r->mprev = NULL;
     ceb_tq_node_init(&r->backoff, backoff_fire);
     return r;
 }
@@ -116,18 +121,26 @@ static ceb_delivery *att_alloc(ceb_runtime *rt)
     ceb_delivery *a = ceb__pool_get(&rt->atts);
     if (a == NULL)
         return NULL;
-    memset(a, 0, offsetof(ceb_delivery, detail));
+    /* dispatch() sets rec, sink, route, attempt, dlq, deadline_ms, next and
+       in_deliver; timeout_start() due; complete() xq and the result */
+    a->rt = rt;
+    a->lane = NULL;
+    a->lprev = a->lnext = NULL;
+    a->completed = false;
+    a->outcome = CEB_OUTCOME_OK;
+    a->err = 0;
+    a->retry_after_ms = 0;
     a->detail[0] = '\0';
-    a->prev = a->next = a->next_done = NULL;
+    a->prev = a->next_done = NULL;
     a->done_queued = false;
     ceb_tq_node_init(&a->timeout, timeout_fire);
-    a->rt = rt;
     return a;
 }
 
 static void att_free(ceb_runtime *rt, ceb_delivery *a)
 {
-    ceb__route_release(a->route);
+    if (a->rec == NULL)   /* orphaned: it held its own route reference */
+        ceb__route_release(a->route);
     a->route = NULL;
     ceb__pool_put(&rt->atts, a);
 }
@@ -432,8 +445,7 @@ static void dispatch(ceb_runtime *rt, ceb__sinkq *q)
         }
         a->rec = rec;
         a->sink = sink;
-        a->route = rec->route;
-        ceb__route_retain(a->route);
+        a->route = rec->route;   /* the record's reference, until orphaned */
         a->attempt = ++rec->attempt;
         a->dlq = rec->dlq;
         a->deadline_ms = rec->route->conf->retry.timeout_ms;
@@ -508,6 +520,7 @@ static void timeout_fire(ceb_tq_node *n)
         return;
     ceb_runtime *rt = a->rt;
     ceb__sinkq *q = a->sink->q;
+    ceb__route_retain(a->route);   /* orphaned: outlives the record */
     a->rec = NULL;
     rec->cur = NULL;
     q->d_timeout++;
@@ -688,6 +701,7 @@ void ceb__delivery_drop(ceb_runtime *rt, ceb__record *rec)
 {
     ceb__sinkq *q = rec->sink->q;
     if (rec->cur != NULL) {
+        ceb__route_retain(rec->cur->route);   /* orphaned: outlives the record */
         rec->cur->rec = NULL;
         rec->cur = NULL;
         q->orphaned++;

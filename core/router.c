@@ -45,15 +45,8 @@ int ceb__route_new(ceb_runtime *rt, ceb__confref *cr, const ceb_conf_route *rc,
     return 0;
 }
 
-void ceb__route_retain(ceb__route *r)
+void ceb__route_destroy(ceb__route *r)
 {
-    r->refs++;
-}
-
-void ceb__route_release(ceb__route *r)
-{
-    if (r == NULL || --r->refs > 0)
-        return;
     /* A dirty route is still on the runtime's flush list. */
     if (r->dirty) {
         ceb__router_flush_metrics(r->rt);
@@ -300,11 +293,12 @@ int ceb__router_emit(ceb_instance *src, ceb_event *const *events, size_t n, void
     const char *lbl[1] = { src->name };
     ceb_metric_add(rt->m_received, lbl, (double)n);
     const ceb_cesql_accessor *acc = ceb__event_cesql_accessor();
+    for (size_t j = 0; j < src->nroutes; j++)   /* its counters change below */
+        route_dirty(rt, src->routes[j]);
     for (size_t i = 0; i < n; i++) {
         const ceb_event *ev = events[i];
         for (size_t j = 0; j < src->nroutes; j++) {
             ceb__route *r = src->routes[j];
-            route_dirty(rt, r);
             if (r->conf->filter != NULL) {
                 int nerr = 0;
                 bool timed = ++r->filter_sample % CEB_FILTER_SAMPLE == 0;

@@ -65,8 +65,17 @@ typedef struct ceb__message {
 int  ceb__route_new(struct ceb_runtime *rt, ceb__confref *cr, const ceb_conf_route *rc,
                     ceb_instance *const *sinks, size_t nsinks, ceb_instance *dlq,
                     ceb__route **out);
-void ceb__route_retain(ceb__route *r);
-void ceb__route_release(ceb__route *r);
+/* Inline: a delivery record takes and drops one reference per event. */
+void ceb__route_destroy(ceb__route *r);   /* the last reference went */
+static inline void ceb__route_retain(ceb__route *r)
+{
+    r->refs++;
+}
+static inline void ceb__route_release(ceb__route *r)
+{
+    if (r != NULL && --r->refs == 0)
+        ceb__route_destroy(r);
+}
 
 /*
  * Route a batch from `src`. The events are consumed (on success and on
