@@ -14,21 +14,8 @@
 
 void ceb__host_timers_reap(ceb_instance *inst);   /* host.c */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CEB__ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CEB__ASAN 1
-#endif
-#endif
-#ifdef CEB__ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#define POISON(p, n) CEB__POISON(p, n)
+#define UNPOISON(p, n) CEB__UNPOISON(p, n)
 
 /* ---- object pool ---------------------------------------------------------- */
 
@@ -46,40 +33,24 @@ void ceb__pool_init(ceb__pool *p, size_t size)
     p->size = (size + a - 1) / a * a;
 }
 
-void *ceb__pool_get(ceb__pool *p)
+void *ceb__pool_grow(ceb__pool *p)
 {
-    void *o = p->free;
-    if (o != NULL) {
-        UNPOISON(o, p->size);
-        p->free = *(void **)o;
-    } else {
-        if (p->bump == p->bump_end) {
-            ceb__slab *s = malloc(sizeof(*s) + CEB__POOL_SLAB * p->size);
-            if (s == NULL)
-                return NULL;
-            s->next = p->slabs;
-            p->slabs = s;
-            p->bump = (char *)s->objs;
-            p->bump_end = p->bump + CEB__POOL_SLAB * p->size;
-            p->capacity += CEB__POOL_SLAB;
-            POISON(p->bump, CEB__POOL_SLAB * p->size);
-        }
-        o = p->bump;
-        p->bump += p->size;
-        UNPOISON(o, p->size);
+    if (p->bump == p->bump_end) {
+        ceb__slab *s = malloc(sizeof(*s) + CEB__POOL_SLAB * p->size);
+        if (s == NULL)
+            return NULL;
+        s->next = p->slabs;
+        p->slabs = s;
+        p->bump = (char *)s->objs;
+        p->bump_end = p->bump + CEB__POOL_SLAB * p->size;
+        p->capacity += CEB__POOL_SLAB;
+        POISON(p->bump, CEB__POOL_SLAB * p->size);
     }
+    void *o = p->bump;
+    p->bump += p->size;
+    UNPOISON(o, p->size);
     p->live++;
     return o;
-}
-
-void ceb__pool_put(ceb__pool *p, void *obj)
-{
-    if (obj == NULL)
-        return;
-    *(void **)obj = p->free;
-    p->free = obj;
-    p->live--;
-    POISON(obj, p->size);
 }
 
 void ceb__pool_destroy(ceb__pool *p)

@@ -107,10 +107,48 @@ typedef struct ceb__pool {
 } ceb__pool;
 #define CEB__POOL_SLAB 64
 
+#if defined(__SANITIZE_ADDRESS__)
+#define CEB__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CEB__ASAN 1
+#endif
+#endif
+#ifdef CEB__ASAN
+#include <sanitizer/asan_interface.h>
+#define CEB__POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define CEB__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define CEB__POISON(p, n) ((void)(p), (void)(n))
+#define CEB__UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 void  ceb__pool_init(ceb__pool *p, size_t size);
-/* An uninitialised object, or NULL when a new slab cannot be allocated. */
-void *ceb__pool_get(ceb__pool *p);
-void  ceb__pool_put(ceb__pool *p, void *obj);
+/* The free list is empty: carve from the newest slab or a new one. */
+void *ceb__pool_grow(ceb__pool *p);
+
+/* An uninitialised object, or NULL when a new slab cannot be allocated.
+   Inline: two per delivered event. */
+static inline void *ceb__pool_get(ceb__pool *p)
+{
+    void *o = p->free;
+    if (o == NULL)
+        return ceb__pool_grow(p);
+    CEB__UNPOISON(o, p->size);
+    p->free = *(void **)o;
+    p->live++;
+    return o;
+}
+
+static inline void ceb__pool_put(ceb__pool *p, void *obj)
+{
+    if (obj == NULL)
+        return;
+    *(void **)obj = p->free;
+    p->free = obj;
+    p->live--;
+    CEB__POISON(obj, p->size);
+}
 /* Free every slab; objects still handed out become invalid. */
 void  ceb__pool_destroy(ceb__pool *p);
 
