@@ -24,6 +24,19 @@
  * detached; acks arriving later for them are ignored (the new owner
  * re-reads from the committed offset).
  *
+ * Decode worker: librdkafka's header parse and the decode of each record
+ * cost about as much as everything else the loop does per event, so they
+ * run on one thread of the source's own. The loop polls records into jobs
+ * (KS_JOB_MAX records), hands them over, and takes finished jobs back in
+ * the order it polled them (FIFO), so batches, windows and commits are as
+ * if it had decoded them itself. The worker only reads the immutable
+ * configuration and owns its rng and clock; a record it cannot finish on
+ * its own (a repair needing per-record defaults, a dead letter, any error)
+ * is decoded again on the loop, which logs and counts. Before anything that
+ * moves the fetch position or the assignment (rebalance, rewind, close) the
+ * loop drains the jobs, waiting at most for the jobs in flight
+ * (KS_JOBS_INFLIGHT x KS_JOB_MAX records of CPU work, never I/O).
+ *
  * Normalization (DESIGN §2): a CloudEvent (binary or structured, codec_kafka)
  * is emitted as is; a CloudEvent-shaped message that breaks the spec is
  * repaired from `defaults` (strict: false, counted in
@@ -33,6 +46,7 @@
 #include "kafka_internal.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +108,28 @@ struct ks_part;
 /* Most events in one emit() (one ack token). */
 #define KS_BATCH_MAX 512
 
+/* Records per decode job, and jobs at the worker at once. */
+#define KS_JOB_MAX 256
+#define KS_JOBS_INFLIGHT 4
+
+/* One polled record in a decode job. */
+typedef struct ks_slot {
+    rd_kafka_message_t *m;       /* owned until the loop takes the job back */
+    const char *def_source;      /* the partition's defaults (owned by it), NULL when */
+    const char *def_type;        /*   they depend on the record: the loop decodes */
+    ceb_event *ev;               /* the worker's event; NULL: decode again on the loop */
+    unsigned repaired;           /* CEB_REPAIRED_* of a repair */
+    bool wrapped;                /* not a CloudEvent: wrapped */
+} ks_slot;
+
+typedef struct ks_job {
+    ks_slot slot[KS_JOB_MAX];
+    size_t n;
+    atomic_bool done;            /* set by the worker (release), read by the loop */
+    struct ks_job *next;         /* the loop's FIFO of jobs handed over, or the free list */
+    struct ks_job *wnext;        /* the worker's pending list (under w_mu) */
+} ks_job;
+
 /* One emitted batch (a run of messages of one partition), the ack token. */
 typedef struct ks_rec {
     struct ks_part *p;
@@ -149,6 +185,24 @@ typedef struct kafka_source {
     ceb_metric *m_repaired, *m_wrapped, *m_rejected;
     ceb_rng rng;           /* ids of wrapped records: one getrandom() per 32 */
     ceb_clock clock;       /* their `time`: the second formatted once */
+
+    /* decode worker (see the top of this file) */
+    uv_thread_t w_thread;
+    bool w_started;
+    uv_mutex_t w_mu;       /* guards w_pending*, w_quit */
+    uv_cond_t w_wake;      /* the worker waits for work */
+    uv_cond_t w_idle;      /* a drain waits for the worker */
+    ks_job *w_pending, *w_pending_tail;
+    bool w_quit;
+    ceb_rng w_rng;         /* the worker's own */
+    ceb_clock w_clock;
+    uv_async_t w_async;    /* a job is done */
+    bool w_async_open;
+    ks_job *jobs, *jobs_tail; /* loop: handed over, poll order */
+    size_t njobs;
+    ks_job *filling;       /* loop: being filled by serve */
+    ks_job *free_jobs;
+    bool capped;           /* serve stopped at KS_JOBS_INFLIGHT: serve again on completion */
 } kafka_source;
 
 /* ---- partitions ------------------------------------------------------------- */
@@ -358,6 +412,9 @@ static void kafka_source_ack(void *state, void *token, int status)
 
 /* ---- messages ------------------------------------------------------------------ */
 
+static size_t ks_headers(const rd_kafka_message_t *m, ceb_kafka_header *hv, size_t max);
+static void kafka_source_serve(void *arg);
+
 static bool ks_lookup(void *arg, const char *ref, size_t len, const char **val, size_t *vlen)
 {
     kafka_source *s = arg;
@@ -467,6 +524,20 @@ static void ks_flush(kafka_source *s)
         kafka_source_ack(s, r, rc);
 }
 
+/* Add `ev` (offset `offset` of p) to the open batch, flushing it first when
+   it belongs to another partition or is full. */
+static void ks_append(kafka_source *s, ks_part *p, int64_t offset, ceb_event *ev)
+{
+    if (s->open != NULL && (s->open->p != p || s->nbatch == KS_BATCH_MAX))
+        ks_flush(s);
+    if (s->open == NULL && (s->open = ks_rec_new(s, p, offset)) == NULL) {
+        ceb_event_unref(ev);
+        return;
+    }
+    s->open->last = offset;
+    s->batch[s->nbatch++] = ev;
+}
+
 /* False only when the record cannot be a CloudEvent (no ce_ headers, no
    structured or other event content-type, and the value cannot be a JSON
    object with a "specversion" member, which it would name literally or
@@ -507,18 +578,8 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
     if (p->rewinding)
         return; /* re-read after the seek */
 
-    /* headers */
     ceb_kafka_header hv[64];
-    size_t nh = 0;
-    rd_kafka_headers_t *hdrs = NULL;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char *name;
-        const void *val;
-        size_t vlen;
-        for (size_t i = 0; nh < sizeof hv / sizeof hv[0] &&
-                           rd_kafka_header_get_all(hdrs, i, &name, &val, &vlen) == 0; i++)
-            hv[nh++] = (ceb_kafka_header){name, strlen(name), val, vlen};
-    }
+    size_t nh = ks_headers(m, hv, sizeof hv / sizeof hv[0]);
     ceb_kafka_message km = {hv, nh, m->key, m->key_len, m->payload, m->len};
     s->cur = m;
     const char *def_source, *def_type;
@@ -590,17 +651,233 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
             kafka_source_ack(s, r, rc);
         return;
     }
-    if (s->open != NULL && (s->open->p != p || s->nbatch == KS_BATCH_MAX))
-        ks_flush(s);
-    if (s->open == NULL && (s->open = ks_rec_new(s, p, m->offset)) == NULL) {
-        ceb_event_unref(ev);
-        return;
-    }
-    s->open->last = m->offset;
-    s->batch[s->nbatch++] = ev;
+    ks_append(s, p, m->offset, ev);
 }
 
-static void kafka_source_serve(void *arg);
+/* ---- decode worker ------------------------------------------------------------ */
+
+/* The record's headers as codec_kafka wants them (librdkafka parses them on
+   the first call, then keeps them with the message). */
+static size_t ks_headers(const rd_kafka_message_t *m, ceb_kafka_header *hv, size_t max)
+{
+    size_t nh = 0;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t vlen;
+        for (size_t i = 0; nh < max && rd_kafka_header_get_all(hdrs, i, &name, &val, &vlen) == 0;
+             i++)
+            hv[nh++] = (ceb_kafka_header){name, strlen(name), val, vlen};
+    }
+    return nh;
+}
+
+/* Worker thread: decode one record as ks_message() would when that needs no
+   loop-owned state; otherwise leave sl->ev NULL for the loop. Reads only the
+   immutable configuration, the slot, and the worker's rng and clock. */
+static void ks_work_slot(kafka_source *s, ks_slot *sl)
+{
+    const rd_kafka_message_t *m = sl->m;
+    ceb_kafka_header hv[64];
+    size_t nh = ks_headers(m, hv, sizeof hv / sizeof hv[0]);
+    sl->ev = NULL;
+    sl->repaired = 0;
+    sl->wrapped = false;
+    if (sl->def_source == NULL)
+        return;
+    ceb_kafka_message km = {hv, nh, m->key, m->key_len, m->payload, m->len};
+    ceb_decode_opts o = {.strict = s->cfg.strict, .default_source = sl->def_source,
+                         .default_type = sl->def_type};
+    ceb_diag d;
+    d.code = 0;
+    d.field[0] = d.message[0] = '\0';
+    int rc = CEB_EDECODE;
+    if (ks_maybe_event(hv, nh, m))
+        rc = ceb_kafka_decode(&km, s->cfg.key_to_partitionkey ? CEB_KAFKA_KEY_TO_PARTITIONKEY : 0,
+                              &o, &sl->ev, NULL, &d);
+    if (rc == 0) {
+        sl->repaired = o.repaired;
+        return;
+    }
+    if (rc != CEB_EDECODE || s->cfg.def_subject != NULL)
+        return; /* a dead letter, an error, or a per-record subject: the loop's */
+    const ceb_kafka_header *ct = ceb_kafka_header_find(hv, nh, "content-type");
+    char ctype[128] = "";
+    if (ct != NULL && ct->value != NULL && ct->value_len < sizeof ctype) {
+        memcpy(ctype, ct->value, ct->value_len);
+        ctype[ct->value_len] = '\0';
+    }
+    if (d.code != 0)
+        ceb_diag_clear(&d);
+    ceb_event *ev = NULL;
+    if (ceb_event_wrap_from(&s->w_rng, &s->w_clock, m->payload ? m->payload : "", m->len,
+                            ctype[0] ? ctype : NULL, sl->def_type, sl->def_source, NULL, &ev,
+                            &d) < 0)
+        return;
+    if (s->cfg.key_to_partitionkey && m->key != NULL && m->key_len > 0 &&
+        memchr(m->key, '\0', m->key_len) == NULL)
+        (void)ceb_event_setn(ev, "partitionkey", m->key, m->key_len, NULL);
+    sl->ev = ev;
+    sl->wrapped = true;
+}
+
+static void ks_worker_main(void *arg)
+{
+    kafka_source *s = arg;
+    uv_mutex_lock(&s->w_mu);
+    for (;;) {
+        while (s->w_pending == NULL && !s->w_quit)
+            uv_cond_wait(&s->w_wake, &s->w_mu);
+        ks_job *j = s->w_pending;
+        if (j == NULL)
+            break; /* quit, nothing pending */
+        s->w_pending = j->wnext;
+        if (s->w_pending == NULL)
+            s->w_pending_tail = NULL;
+        uv_mutex_unlock(&s->w_mu);
+        for (size_t i = 0; i < j->n; i++)
+            ks_work_slot(s, &j->slot[i]);
+        atomic_store_explicit(&j->done, true, memory_order_release);
+        uv_async_send(&s->w_async);
+        uv_mutex_lock(&s->w_mu);
+        uv_cond_signal(&s->w_idle);
+    }
+    uv_mutex_unlock(&s->w_mu);
+}
+
+/* Hand the job being filled to the worker. */
+static void ks_job_submit(kafka_source *s)
+{
+    ks_job *j = s->filling;
+    if (j == NULL || j->n == 0)
+        return;
+    s->filling = NULL;
+    atomic_store_explicit(&j->done, false, memory_order_relaxed);
+    j->next = j->wnext = NULL;
+    if (s->jobs_tail != NULL)
+        s->jobs_tail->next = j;
+    else
+        s->jobs = j;
+    s->jobs_tail = j;
+    s->njobs++;
+    uv_mutex_lock(&s->w_mu);
+    if (s->w_pending_tail != NULL)
+        s->w_pending_tail->wnext = j;
+    else
+        s->w_pending = j;
+    s->w_pending_tail = j;
+    uv_cond_signal(&s->w_wake);
+    uv_mutex_unlock(&s->w_mu);
+}
+
+/* Loop: take one decoded record: into the open batch, or decoded again by
+   ks_message() when the worker left it. */
+static void ks_take(kafka_source *s, ks_slot *sl)
+{
+    rd_kafka_message_t *m = sl->m;
+    if (sl->ev == NULL) {
+        if (!s->stopping)
+            ks_message(s, m);
+    } else {
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        ks_part *p = ks_find(s, topic, m->partition);
+        if (p == NULL || p->rewinding || s->stopping) {
+            ceb_event_unref(sl->ev); /* re-read after the seek, or never acked */
+        } else {
+            if (sl->repaired != 0) {
+                ks_count(s, s->m_repaired);
+                CEB_LOG_D(&s->ctx, "%s[%" PRId32 "] offset %" PRId64 ": repaired (0x%x)", topic,
+                          m->partition, m->offset, sl->repaired);
+            } else if (sl->wrapped) {
+                ks_count(s, s->m_wrapped);
+            }
+            ks_append(s, p, m->offset, sl->ev);
+        }
+    }
+    sl->ev = NULL;
+    rd_kafka_message_destroy(m);
+}
+
+/* Loop: take back the finished jobs at the head of the FIFO, in order. */
+static void ks_jobs_complete(kafka_source *s)
+{
+    ks_job *j;
+    while ((j = s->jobs) != NULL && atomic_load_explicit(&j->done, memory_order_acquire)) {
+        for (size_t i = 0; i < j->n; i++)
+            ks_take(s, &j->slot[i]);
+        /* counted until its messages are destroyed: ks_maybe_close waits */
+        s->jobs = j->next;
+        if (s->jobs == NULL)
+            s->jobs_tail = NULL;
+        s->njobs--;
+        j->n = 0;
+        j->next = s->free_jobs;
+        s->free_jobs = j;
+    }
+}
+
+/* Loop: hand over what is being filled and wait until the worker finished
+   every job, then take them all. */
+static void ks_jobs_drain(kafka_source *s)
+{
+    ks_job_submit(s);
+    if (s->jobs_tail == NULL)
+        return;
+    ks_job *last = s->jobs_tail; /* the worker works in FIFO order */
+    uv_mutex_lock(&s->w_mu);
+    while (!atomic_load_explicit(&last->done, memory_order_acquire))
+        uv_cond_wait(&s->w_idle, &s->w_mu);
+    uv_mutex_unlock(&s->w_mu);
+    ks_jobs_complete(s);
+}
+
+/* Loop: one polled record into the job being filled. */
+static void ks_stage(kafka_source *s, rd_kafka_message_t *m)
+{
+    ks_job *j = s->filling;
+    if (j == NULL) {
+        if ((j = s->free_jobs) != NULL)
+            s->free_jobs = j->next;
+        else if ((j = calloc(1, sizeof *j)) == NULL) {
+            ks_message(s, m); /* no memory for a job: decode here */
+            rd_kafka_message_destroy(m);
+            return;
+        }
+        j->n = 0;
+        s->filling = j;
+    }
+    ks_slot *sl = &j->slot[j->n++];
+    sl->m = m;
+    sl->def_source = sl->def_type = NULL;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    ks_part *p = ks_find(s, topic, m->partition);
+    if (p == NULL)
+        p = ks_add(s, topic, m->partition);
+    const char *src, *type;
+    s->cur = m;
+    if (p != NULL && ks_defaults(s, p, &src, &type) == 0 && p->def_source != NULL) {
+        sl->def_source = p->def_source; /* kept by the partition until it is freed, */
+        sl->def_type = p->def_type;     /* which a drain always precedes */
+    }
+    if (j->n == KS_JOB_MAX)
+        ks_job_submit(s);
+}
+
+static void ks_async_cb(uv_async_t *h)
+{
+    kafka_source *s = h->data;
+    if (s->finished)
+        return;
+    ks_jobs_complete(s);
+    ks_flush(s);
+    if (s->capped && s->njobs < KS_JOBS_INFLIGHT && s->rk != NULL && !s->finished) {
+        s->capped = false;
+        kafka_source_serve(s);
+    }
+    if (s->stopping && !s->finished)
+        ks_maybe_close(s);
+}
 
 static void ks_more_cb(uv_idle_t *h)
 {
@@ -615,24 +892,34 @@ static void kafka_source_serve(void *arg)
         return;
     int budget = 2048;
     rd_kafka_message_t *m = NULL;
+    ks_jobs_complete(s);
+    if (s->rk == NULL || s->finished)
+        return;
     /* Soft backpressure: leave prefetched messages in librdkafka's queue
        (bounded by queued.max.messages.kbytes) rather than pausing the
        partitions at once, which would drop and re-fetch them. */
-    while (budget-- > 0 && (!s->backpressure || s->hard_paused || s->stopping) &&
-           (m = rd_kafka_consumer_poll(s->rk, 0)) != NULL) {
-        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            if (!s->stopping)
-                ks_message(s, m);
-        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            CEB_LOG_W(&s->ctx, "consumer: %s", rd_kafka_message_errstr(m));
+    while (budget > 0 && (!s->backpressure || s->hard_paused || s->stopping)) {
+        if (s->njobs >= KS_JOBS_INFLIGHT) {
+            s->capped = true; /* ks_async_cb serves again */
+            break;
         }
+        if ((m = rd_kafka_consumer_poll(s->rk, 0)) == NULL)
+            break;
+        budget--;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && !s->stopping) {
+            ks_stage(s, m); /* takes m */
+            continue;
+        }
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            CEB_LOG_W(&s->ctx, "consumer: %s", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
         if (s->rk == NULL || s->finished)
             return; /* only while stopping: no batch is open then */
     }
+    ks_job_submit(s);
     ks_flush(s);
     /* the io event fires only on empty -> non-empty: keep going while busy */
-    bool busy = budget < 0 && !s->backpressure;
+    bool busy = budget == 0 && !s->backpressure;
     if (busy != s->more_active && s->more_open) {
         if (busy)
             uv_idle_start(&s->more, ks_more_cb);
@@ -658,8 +945,10 @@ static void kafka_source_tick(void *arg)
         s->hard_paused = true;
     }
     for (ks_part *p = s->parts; p != NULL; p = p->next)
-        if (p->rewinding && p->unresolved == 0 && now >= p->rewind_after && !s->stopping)
+        if (p->rewinding && p->unresolved == 0 && now >= p->rewind_after && !s->stopping) {
+            ks_jobs_drain(s); /* records polled before the seek are dropped first */
             ks_rewind(s, p);
+        }
     if (now >= s->next_commit && !s->closing) {
         ks_commit_all(s);
         s->next_commit = now + (uint64_t)s->cfg.commit_interval_ms;
@@ -696,7 +985,8 @@ static void ks_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     kafka_source *s = opaque;
-    ks_flush(s); /* the open batch belongs to the assignment being changed */
+    ks_jobs_drain(s); /* what was polled before the rebalance is taken first, */
+    ks_flush(s);      /* and the open batch belongs to the assignment being changed */
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *e = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -828,9 +1118,60 @@ static int kafka_source_create(ceb_instance *inst, const ceb_host *host, const v
     return 0;
 }
 
+/* Start the decode worker and its completion handle. */
+static int ks_worker_start(kafka_source *s, uv_loop_t *loop)
+{
+    int rc = uv_mutex_init(&s->w_mu);
+    if (rc < 0)
+        return rc;
+    if ((rc = uv_cond_init(&s->w_wake)) < 0)
+        goto fail_mu;
+    if ((rc = uv_cond_init(&s->w_idle)) < 0)
+        goto fail_wake;
+    if ((rc = uv_async_init(loop, &s->w_async, ks_async_cb)) < 0)
+        goto fail_idle;
+    s->w_async.data = s;
+    s->w_async_open = true;
+    if ((rc = uv_thread_create(&s->w_thread, ks_worker_main, s)) < 0) {
+        uv_close((uv_handle_t *)&s->w_async, NULL); /* closed before the loop runs again */
+        s->w_async_open = false;
+        goto fail_idle;
+    }
+    s->w_started = true;
+    return 0;
+fail_idle:
+    uv_cond_destroy(&s->w_idle);
+fail_wake:
+    uv_cond_destroy(&s->w_wake);
+fail_mu:
+    uv_mutex_destroy(&s->w_mu);
+    return rc;
+}
+
+/* Stop and join the worker (nothing may be pending: drained before). */
+static void ks_worker_join(kafka_source *s)
+{
+    if (!s->w_started)
+        return;
+    uv_mutex_lock(&s->w_mu);
+    s->w_quit = true;
+    uv_cond_signal(&s->w_wake);
+    uv_mutex_unlock(&s->w_mu);
+    uv_thread_join(&s->w_thread);
+    s->w_started = false;
+    uv_cond_destroy(&s->w_idle);
+    uv_cond_destroy(&s->w_wake);
+    uv_mutex_destroy(&s->w_mu);
+}
+
 static int kafka_source_start(void *state)
 {
     kafka_source *s = state;
+    int rc = ks_worker_start(s, s->ctx.host->loop(s->ctx.inst));
+    if (rc < 0) {
+        CEB_LOG_E(&s->ctx, "cannot start the decode thread: %s", ceb_strerror(rc));
+        return rc;
+    }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->cfg.topics.n);
     for (size_t i = 0; i < s->cfg.topics.n; i++)
         rd_kafka_topic_partition_list_add(l, s->cfg.topics.v[i], RD_KAFKA_PARTITION_UA);
@@ -838,6 +1179,7 @@ static int kafka_source_start(void *state)
     rd_kafka_topic_partition_list_destroy(l);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         CEB_LOG_E(&s->ctx, "cannot subscribe: %s", rd_kafka_err2str(err));
+        ks_worker_join(s);
         return CEB_EINVAL;
     }
     uv_loop_t *loop = s->ctx.host->loop(s->ctx.inst);
@@ -846,10 +1188,11 @@ static int kafka_source_start(void *state)
     s->qw.arg = s;
     uint64_t tick = (uint64_t)s->cfg.commit_interval_ms < 200 ? (uint64_t)s->cfg.commit_interval_ms
                                                               : 200;
-    int rc = kafka_qwatch_start(&s->qw, loop, s->q, tick);
+    rc = kafka_qwatch_start(&s->qw, loop, s->q, tick);
     if (rc < 0) {
         CEB_LOG_E(&s->ctx, "cannot watch the librdkafka queue: %s", ceb_strerror(rc));
         rd_kafka_unsubscribe(s->rk);
+        ks_worker_join(s);
         return rc;
     }
     s->watching = true;
@@ -893,7 +1236,7 @@ static void kafka_source_resume(void *state)
 
 static void ks_handles_closed(kafka_source *s)
 {
-    if (s->watching || s->more_open)
+    if (s->watching || s->more_open || s->w_async_open)
         return;
     s->ctx.host->stopped(s->ctx.inst);
 }
@@ -912,8 +1255,17 @@ static void ks_more_closed(uv_handle_t *h)
     ks_handles_closed(s);
 }
 
+static void ks_async_closed(uv_handle_t *h)
+{
+    kafka_source *s = h->data;
+    s->w_async_open = false;
+    ks_handles_closed(s);
+}
+
 static void ks_finish(kafka_source *s)
 {
+    ks_jobs_drain(s); /* every polled message destroyed before the handle */
+    ks_worker_join(s);
     s->finished = true;
     bool closed = rd_kafka_consumer_closed(s->rk);
     if (!closed)
@@ -925,6 +1277,8 @@ static void ks_finish(kafka_source *s)
     s->rk = NULL;
     if (s->more_open)
         uv_close((uv_handle_t *)&s->more, ks_more_closed);
+    if (s->w_async_open)
+        uv_close((uv_handle_t *)&s->w_async, ks_async_closed);
     if (s->watching)
         kafka_qwatch_close(&s->qw);
     else
@@ -935,7 +1289,7 @@ static void ks_finish(kafka_source *s)
    group (asynchronously), then finish. */
 static void ks_maybe_close(kafka_source *s)
 {
-    if (!s->stopping || s->finished || s->unresolved > 0)
+    if (!s->stopping || s->finished || s->unresolved > 0 || s->njobs > 0)
         return;
     uv_loop_t *loop = s->ctx.host->loop(s->ctx.inst);
     if (!s->closing) {
@@ -972,6 +1326,15 @@ static void kafka_source_destroy(void *state)
     kafka_source *s = state;
     for (size_t i = 0; i < s->nbatch; i++) /* a batch is never open here; defensive */
         ceb_event_unref(s->batch[i]);
+    if (s->w_started) { /* defensive: ks_finish joined it */
+        ks_jobs_drain(s);
+        ks_worker_join(s);
+    }
+    for (ks_job *j = s->free_jobs, *n; j != NULL; j = n) {
+        n = j->next;
+        free(j);
+    }
+    free(s->filling); /* empty: staging stops with the worker */
     if (s->q != NULL)
         rd_kafka_queue_destroy(s->q);
     if (s->rk != NULL) /* start failed */

@@ -292,6 +292,162 @@ static void test_keys_in_order_with_pause(void **state)
     assert_int_equal(total, KEYS * PER_KEY);
 }
 
+/* Produce records first..first+n-1 (the value, decimal) over `parts`
+   partitions (value % parts, key "p<partition>") with one producer:
+   kfx_produce makes one client per record. */
+static void produce_many(kfx *f, const char *topic, int parts, int first, int n)
+{
+    char err[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    kfx_conf(c, "bootstrap.servers", f->brokers);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+    assert_non_null(p);
+    for (int i = first; i < first + n; i++) {
+        char key[16], val[16];
+        snprintf(key, sizeof key, "p%d", i % parts);
+        snprintf(val, sizeof val, "%d", i);
+        assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
+                                           RD_KAFKA_V_PARTITION(i % parts),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_KEY(key, strlen(key)),
+                                           RD_KAFKA_V_VALUE(val, strlen(val)), RD_KAFKA_V_END),
+                         0);
+        if (i % 1000 == 999)
+            rd_kafka_poll(p, 0);
+    }
+    assert_int_equal(rd_kafka_flush(p, 30000), 0);
+    rd_kafka_destroy(p);
+}
+
+static int data_int(const ceb_event *e)
+{
+    size_t len;
+    const char *d = ceb_event_data(e, &len);
+    char v[16];
+    snprintf(v, sizeof v, "%.*s", (int)(len < 15 ? len : 15), d);
+    return atoi(v);
+}
+
+/* A second member joins while the first is busy decoding (records in flight
+   at its decode thread): every record is emitted by one member or the
+   other, each member's records of a partition come in offset order except
+   where a rebalance makes it re-read, and once both stop every partition is
+   committed to its end. */
+static void test_rebalance_while_decoding(void **state)
+{
+    kfx *f = *state;
+    enum { PARTS = 4, N = 10000, CHUNK = 2000, MAX = 200000 };
+    kfx_topic(f, "reb", PARTS);
+    produce_many(f, "reb", PARTS, 0, N);
+    int total = N;
+    /* librdkafka 2.0's mock completes a rebalance only after a session
+       timeout: keep it short */
+    static const char cfg[] = "\"topics\": [\"reb\"], \"group\": \"g6\", \"librdkafka\": "
+                              "{\"session.timeout.ms\": 6000, \"max.poll.interval.ms\": 10000}";
+    ceb_testhost_inst *a = source(f, "ka", cfg, true);
+    wait_emitted(f, a, 1);
+    ceb_testhost_inst *b = source(f, "kb", cfg, true);
+    ceb_testhost_inst *members[2] = {a, b};
+    unsigned char *seen = calloc(MAX, 1);
+    assert_non_null(seen);
+    size_t distinct = 0, done[2] = {0, 0}, rereads = 0;
+    int last[2][PARTS];
+    memset(last, 0xff, sizeof last); /* -1 */
+    for (int turn = 0; turn < 6000 && distinct < (size_t)total; turn++) {
+        /* until B is in, keep A busy: a chunk lands before each loop turn */
+        if (ceb_testhost_emitted_count(b) == 0 && total + CHUNK <= MAX) {
+            produce_many(f, "reb", PARTS, total, CHUNK);
+            total += CHUNK;
+        }
+        ceb_testhost_run(f->th, NULL, NULL, 10);
+        for (int mi = 0; mi < 2; mi++)
+            for (; done[mi] < ceb_testhost_emitted_count(members[mi]); done[mi]++) {
+                const ceb_event *e = ceb_testhost_emitted(members[mi], done[mi]);
+                int part = atoi(ceb_event_get(e, "partitionkey") + 1);
+                int v = data_int(e);
+                assert_true(part >= 0 && part < PARTS && v >= 0 && v < total &&
+                            v % PARTS == part);
+                if (v <= last[mi][part])
+                    rereads++;
+                last[mi][part] = v;
+                if (!seen[v]++)
+                    distinct++;
+            }
+    }
+    free(seen);
+    assert_int_equal(distinct, total);
+    assert_true(done[1] > 0); /* B did get partitions */
+    /* a member re-reads only from a committed offset, once a partition a
+       rebalance; a record decoded before a rebalance and taken after it
+       would show as one more */
+    assert_true(rereads <= 2 * PARTS);
+    assert_int_equal(ceb_testhost_stop(a, 20000), 0);
+    assert_int_equal(ceb_testhost_stop(b, 20000), 0);
+    ceb_testhost_destroy(a);
+    ceb_testhost_destroy(b);
+    /* a commit sent while the group rebalances may fail ("rebalance in
+       progress") and is then re-read by the next owner: never beyond what
+       was done, and a new member reads exactly the rest */
+    int64_t sum = 0, at[PARTS];
+    for (int part = 0; part < PARTS; part++) {
+        at[part] = committed(f, "g6", "reb", part);
+        assert_true(at[part] >= 0 && at[part] <= total / PARTS);
+        sum += at[part];
+    }
+    if (sum < total) {
+        ceb_testhost_inst *c = source(f, "kc", cfg, true);
+        wait_emitted(f, c, (size_t)(total - sum));
+        ceb_testhost_run(f->th, NULL, NULL, 200);
+        assert_int_equal(ceb_testhost_emitted_count(c), (size_t)(total - sum));
+        for (size_t i = 0; i < ceb_testhost_emitted_count(c); i++) {
+            int v = data_int(ceb_testhost_emitted(c, i));
+            assert_true(v / PARTS >= at[v % PARTS]); /* offset v / PARTS */
+        }
+        assert_int_equal(ceb_testhost_stop(c, 20000), 0);
+        ceb_testhost_destroy(c);
+    }
+}
+
+/* A batch fails while later records of its partition are still being
+   decoded: those are dropped, the partition is re-read from the failed
+   batch's first offset, and in the end the re-read is the whole partition
+   in order and everything is committed. */
+static void test_rewind_while_decoding(void **state)
+{
+    kfx *f = *state;
+    enum { N = 5000 };
+    kfx_topic(f, "rwd", 1);
+    produce_many(f, "rwd", 1, 0, N);
+    ceb_testhost_inst *ti = source(f, "kin", "\"topics\": [\"rwd\"], \"group\": \"g7\", "
+                                             "\"rewind_backoff\": \"10ms\"", false);
+    wait_n w = {ti, 1};
+    if (ceb_testhost_run(f->th, batches_at_least, &w, 30000) != 0)
+        fail_msg("no batch");
+    assert_int_equal(data_int(ceb_testhost_emitted(ti, 0)), 0);
+    assert_int_equal(ceb_testhost_ack_next(ti, 1, CEB_EIO), 1);
+    /* ack everything else until a complete re-read from 0 is seen */
+    size_t restart = 0;
+    for (int turn = 0; turn < 3000; turn++) {
+        ceb_testhost_ack_pending(ti, 0);
+        ceb_testhost_run(f->th, NULL, NULL, 10);
+        size_t n = ceb_testhost_emitted_count(ti);
+        for (size_t i = restart + 1; i < n; i++)
+            if (data_int(ceb_testhost_emitted(ti, i)) == 0)
+                restart = i;
+        if (restart > 0 && n - restart >= N)
+            break;
+    }
+    ceb_testhost_ack_pending(ti, 0);
+    assert_true(restart > 0);
+    size_t n = ceb_testhost_emitted_count(ti);
+    assert_int_equal(n - restart, N); /* nothing after the re-read */
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(data_int(ceb_testhost_emitted(ti, restart + i)), (int)i);
+    assert_int_equal(ceb_testhost_stop(ti, 20000), 0);
+    ceb_testhost_destroy(ti);
+    assert_int_equal(committed(f, "g7", "rwd", 0), N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +456,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_strict_dead_letter, kfx_setup, kfx_teardown),
         cmocka_unit_test_setup_teardown(test_ordered_commit_and_rewind, kfx_setup, kfx_teardown),
         cmocka_unit_test_setup_teardown(test_keys_in_order_with_pause, kfx_setup, kfx_teardown),
+        cmocka_unit_test_setup_teardown(test_rebalance_while_decoding, kfx_setup, kfx_teardown),
+        cmocka_unit_test_setup_teardown(test_rewind_while_decoding, kfx_setup, kfx_teardown),
         cmocka_unit_test_setup_teardown(test_batches_fail_and_commit_whole, kfx_setup,
                                         kfx_teardown),
     };
