@@ -68,7 +68,7 @@ static int emit_batch(fx_src_cfg *s, size_t n, void *token)
     ceb_event *evs[FX_MAX];
     assert_true(n <= FX_MAX);
     for (size_t i = 0; i < n; i++) {
-        char id[16];
+        char id[24]; /* "e" + any size_t: -Wformat-truncation in Release */
         snprintf(id, sizeof(id), "e%zu", i);
         evs[i] = fx_event(id, "t");
     }
