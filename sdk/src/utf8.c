@@ -4,6 +4,34 @@
 
 #include "sdk_internal.h"
 
+/* Length of the well-formed multi-byte sequence starting at s[i] (a lead
+   byte >= 0x80), or 0: overlong forms, surrogates, > U+10FFFF, truncation. */
+static inline size_t utf8_multi(const unsigned char *s, size_t n, size_t i)
+{
+    unsigned c = s[i], cp;
+    size_t need;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1; cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2; cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3; cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n - i <= need)
+        return 0;
+    for (size_t k = 1; k <= need; k++) {
+        if ((s[i + k] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return need + 1;
+}
+
 bool ceb__utf8_valid(const void *p, size_t n, size_t *bad_at)
 {
     const unsigned char *s = p;
@@ -11,7 +39,6 @@ bool ceb__utf8_valid(const void *p, size_t n, size_t *bad_at)
     while (i < n) {
         unsigned char c = s[i];
         size_t need;
-        unsigned cp;
         if (c < 0x80) {
             /* an ASCII run (most attribute values and JSON): eight bytes a
                step while they last, then byte by byte */
@@ -25,26 +52,10 @@ bool ceb__utf8_valid(const void *p, size_t n, size_t *bad_at)
             while (i < n && s[i] < 0x80)
                 i++;
             continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            need = 1; cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2; cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3; cp = c & 0x07;
-        } else {
+        } else if ((need = utf8_multi(s, n, i)) == 0) {
             goto bad;
         }
-        if (n - i <= need)
-            goto bad;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                goto bad;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            goto bad;
-        i += need + 1;
+        i += need;
     }
     return true;
 bad:
@@ -92,27 +103,9 @@ static bool u8_scan_bytes(const unsigned char *s, size_t n, size_t i, size_t *ba
             continue;
         }
         size_t need;
-        unsigned cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1; cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2; cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3; cp = c & 0x07;
-        } else {
+        if ((need = utf8_multi(s, n, i)) == 0)
             goto bad;
-        }
-        if (n - i <= need)
-            goto bad;
-        for (size_t m = 1; m <= need; m++) {
-            if ((s[i + m] & 0xC0) != 0x80)
-                goto bad;
-            cp = (cp << 6) | (s[i + m] & 0x3F);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            goto bad;
-        i += need + 1;
+        i += need;
     }
     *cls = k;
     return true;
