@@ -30,9 +30,11 @@
  * (KS_JOB_MAX records), hands them over, and takes finished jobs back in
  * the order it polled them (FIFO), so batches, windows and commits are as
  * if it had decoded them itself. The worker only reads the immutable
- * configuration; a record it does not finish on its own (not a
- * CloudEvent: wrapped; a repair needing per-record defaults, a dead
- * letter, any error) is decoded again on the loop, which logs and counts. Before anything that
+ * configuration and owns its rng and clock, and destroys the records it
+ * made events of (librdkafka allocated their headers on its thread); a
+ * record it cannot finish on its own (a repair needing per-record
+ * defaults, a per-record subject, a dead letter, any error) is decoded
+ * again on the loop, which logs and counts. Before anything that
  * moves the fetch position or the assignment (rebalance, rewind, close) the
  * loop drains the jobs, waiting at most for the jobs in flight
  * (KS_JOBS_INFLIGHT x KS_JOB_MAX records of CPU work, never I/O).
@@ -114,11 +116,15 @@ struct ks_part;
 
 /* One polled record in a decode job. */
 typedef struct ks_slot {
-    rd_kafka_message_t *m;       /* owned until the loop takes the job back */
+    rd_kafka_message_t *m;       /* owned until the loop takes the job back; the
+                                    worker destroys it when it made the event */
+    struct ks_part *p;           /* the record's partition (NULL: out of memory) */
+    int64_t offset;
     const char *def_source;      /* the partition's defaults (owned by it), NULL when */
     const char *def_type;        /*   they depend on the record: the loop decodes */
     ceb_event *ev;               /* the worker's event; NULL: decode again on the loop */
     unsigned repaired;           /* CEB_REPAIRED_* of a repair */
+    bool wrapped;                /* not a CloudEvent: wrapped */
 } ks_slot;
 
 typedef struct ks_job {
@@ -193,6 +199,8 @@ typedef struct kafka_source {
     uv_cond_t w_idle;      /* a drain waits for the worker */
     ks_job *w_pending, *w_pending_tail;
     bool w_quit;
+    ceb_rng w_rng;         /* the worker's own */
+    ceb_clock w_clock;
     uv_async_t w_async;    /* a job is done */
     bool w_async_open;
     ks_job *jobs, *jobs_tail; /* loop: handed over, poll order */
@@ -670,10 +678,9 @@ static size_t ks_headers(const rd_kafka_message_t *m, ceb_kafka_header *hv, size
     return nh;
 }
 
-/* Worker thread: parse the record's headers and decode a CloudEvent as
-   ks_message() would; leave sl->ev NULL for everything else (the loop
-   decodes it again, with the headers already parsed). Reads only the
-   immutable configuration and the slot. */
+/* Worker thread: decode one record as ks_message() would when that needs no
+   loop-owned state; otherwise leave sl->ev NULL for the loop. Reads only the
+   immutable configuration, the slot, and the worker's rng and clock. */
 static void ks_work_slot(kafka_source *s, ks_slot *sl)
 {
     const rd_kafka_message_t *m = sl->m;
@@ -681,6 +688,7 @@ static void ks_work_slot(kafka_source *s, ks_slot *sl)
     size_t nh = ks_headers(m, hv, sizeof hv / sizeof hv[0]);
     sl->ev = NULL;
     sl->repaired = 0;
+    sl->wrapped = false;
     if (sl->def_source == NULL)
         return;
     ceb_kafka_message km = {hv, nh, m->key, m->key_len, m->payload, m->len};
@@ -693,12 +701,30 @@ static void ks_work_slot(kafka_source *s, ks_slot *sl)
     if (ks_maybe_event(hv, nh, m))
         rc = ceb_kafka_decode(&km, s->cfg.key_to_partitionkey ? CEB_KAFKA_KEY_TO_PARTITIONKEY : 0,
                               &o, &sl->ev, NULL, &d);
-    if (rc == 0)
+    if (rc == 0) {
         sl->repaired = o.repaired;
-    /* anything else is the loop's: a dead letter, an error, and wrapping,
-       which measured faster there (tools/bench kafka, plain records: 0.46
-       of raw on the loop, 0.36 here, the two threads then competing for two
-       cores with librdkafka's) */
+        return;
+    }
+    if (rc != CEB_EDECODE || s->cfg.def_subject != NULL)
+        return; /* a dead letter, an error, or a per-record subject: the loop's */
+    const ceb_kafka_header *ct = ceb_kafka_header_find(hv, nh, "content-type");
+    char ctype[128] = "";
+    if (ct != NULL && ct->value != NULL && ct->value_len < sizeof ctype) {
+        memcpy(ctype, ct->value, ct->value_len);
+        ctype[ct->value_len] = '\0';
+    }
+    if (d.code != 0)
+        ceb_diag_clear(&d);
+    ceb_event *ev = NULL;
+    if (ceb_event_wrap_from(&s->w_rng, &s->w_clock, m->payload ? m->payload : "", m->len,
+                            ctype[0] ? ctype : NULL, sl->def_type, sl->def_source, NULL, &ev,
+                            &d) < 0)
+        return;
+    if (s->cfg.key_to_partitionkey && m->key != NULL && m->key_len > 0 &&
+        memchr(m->key, '\0', m->key_len) == NULL)
+        (void)ceb_event_setn(ev, "partitionkey", m->key, m->key_len, NULL);
+    sl->ev = ev;
+    sl->wrapped = true;
 }
 
 static void ks_worker_main(void *arg)
@@ -715,8 +741,17 @@ static void ks_worker_main(void *arg)
         if (s->w_pending == NULL)
             s->w_pending_tail = NULL;
         uv_mutex_unlock(&s->w_mu);
-        for (size_t i = 0; i < j->n; i++)
-            ks_work_slot(s, &j->slot[i]);
+        for (size_t i = 0; i < j->n; i++) {
+            ks_slot *sl = &j->slot[i];
+            ks_work_slot(s, sl);
+            if (sl->ev != NULL) {
+                /* its headers were allocated on this thread: freed here,
+                   they go back to this thread's cache instead of costing
+                   the loop a cross-thread free (~900 instructions a record) */
+                rd_kafka_message_destroy(sl->m);
+                sl->m = NULL;
+            }
+        }
         atomic_store_explicit(&j->done, true, memory_order_release);
         uv_async_send(&s->w_async);
         uv_mutex_lock(&s->w_mu);
@@ -754,26 +789,29 @@ static void ks_job_submit(kafka_source *s)
    ks_message() when the worker left it. */
 static void ks_take(kafka_source *s, ks_slot *sl)
 {
-    rd_kafka_message_t *m = sl->m;
     if (sl->ev == NULL) {
         if (!s->stopping)
-            ks_message(s, m);
+            ks_message(s, sl->m);
+        rd_kafka_message_destroy(sl->m);
+        sl->m = NULL;
+        return;
+    }
+    /* sl->p is still assigned: a rebalance drains the jobs before it
+       revokes anything */
+    ks_part *p = sl->p;
+    if (p->rewinding || s->stopping) {
+        ceb_event_unref(sl->ev); /* re-read after the seek, or never acked */
     } else {
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        ks_part *p = ks_find(s, topic, m->partition);
-        if (p == NULL || p->rewinding || s->stopping) {
-            ceb_event_unref(sl->ev); /* re-read after the seek, or never acked */
-        } else {
-            if (sl->repaired != 0) {
-                ks_count(s, s->m_repaired);
-                CEB_LOG_D(&s->ctx, "%s[%" PRId32 "] offset %" PRId64 ": repaired (0x%x)", topic,
-                          m->partition, m->offset, sl->repaired);
-            }
-            ks_append(s, p, m->offset, sl->ev);
+        if (sl->repaired != 0) {
+            ks_count(s, s->m_repaired);
+            CEB_LOG_D(&s->ctx, "%s[%" PRId32 "] offset %" PRId64 ": repaired (0x%x)", p->topic,
+                      p->partition, sl->offset, sl->repaired);
+        } else if (sl->wrapped) {
+            ks_count(s, s->m_wrapped);
         }
+        ks_append(s, p, sl->offset, sl->ev);
     }
     sl->ev = NULL;
-    rd_kafka_message_destroy(m);
 }
 
 /* Loop: take back the finished jobs at the head of the FIFO, in order. */
@@ -826,11 +864,13 @@ static void ks_stage(kafka_source *s, rd_kafka_message_t *m)
     }
     ks_slot *sl = &j->slot[j->n++];
     sl->m = m;
+    sl->offset = m->offset;
     sl->def_source = sl->def_type = NULL;
     const char *topic = rd_kafka_topic_name(m->rkt);
     ks_part *p = ks_find(s, topic, m->partition);
     if (p == NULL)
         p = ks_add(s, topic, m->partition);
+    sl->p = p;
     const char *src, *type;
     s->cur = m;
     if (p != NULL && ks_defaults(s, p, &src, &type) == 0 && p->def_source != NULL) {

@@ -207,6 +207,11 @@ static int ext_grow(ceb_event *ev)
 
 static void json_cache_drop(ceb_event *ev)
 {
+    /* A load first: most events never had their data parsed, and an
+       exchange would claim the cache line exclusively even then - costly
+       when the event was built on another thread (a decode worker). */
+    if (atomic_load_explicit(&ev->json, memory_order_acquire) == NULL)
+        return;
     void *j = atomic_exchange(&ev->json, NULL);
     if (j == NULL || j == JSON_FAILED)
         return;
