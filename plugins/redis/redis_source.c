@@ -7,6 +7,10 @@
  * waits behind a blocked read. Pub/sub uses one subscriber connection.
  *
  * Streams: one emit per XREADGROUP reply (one ack token for its entries);
+ * two XREADGROUPs are kept outstanding (one while our own pending history
+ * is read, each read starting after the last), so Redis prepares the next
+ * reply while we decode this one: hiredis sends a command only when the
+ * loop next polls, after the reply's entries were processed;
  * ack(0) queues the ids and a coalesced flush (a 0 ms timer owned by the
  * state, or at once past XACK_CHUNK ids) sends them as XACK commands of up
  * to XACK_CHUNK ids, pipelined; a failed XACK puts its ids back for the
@@ -47,6 +51,7 @@
 #include <unistd.h>
 
 #define XACK_CHUNK 1000
+#define RS_READ_DEPTH 2 /* XREADGROUPs outstanding (streams, past the history) */
 
 typedef struct redis_source_config {
     const char *url;
@@ -147,7 +152,7 @@ typedef struct redis_source {
     redis_conn *rd, *cmd;
     int nconns, nclosed;
     bool started, paused, stopping, stopped;
-    bool reading;              /* a blocking read is outstanding */
+    int reads;                 /* blocking reads outstanding (RS_READ_DEPTH at most) */
     bool group_ready;          /* streams: group exists; lists: recovery done */
     bool group_lost;            /* NOGROUP seen: recreate from 0, whatever `start` says */
     bool group_creating;
@@ -624,7 +629,8 @@ static void read_reply(redisAsyncContext *ac, void *rv, void *priv)
     (void)ac;
     redis_source *st = priv;
     redisReply *r = rv;
-    st->reading = false;
+    if (st->reads > 0)
+        st->reads--;
     if (r == NULL || st->stopping)
         return;   /* connection lost or closing: ready() reissues */
     const char *err = redis_reply_err(r);
@@ -654,6 +660,8 @@ static void read_reply(redisAsyncContext *ac, void *rv, void *priv)
                     last->element[0]->len < sizeof st->history_id)
                     memcpy(st->history_id, last->element[0]->str, last->element[0]->len + 1);
             }
+            if (entries->elements > 0)
+                issue_read(st); /* before the entries: see the top of this file */
             process_entries(st, entries, NULL);
         }
     } else if (st->history) {
@@ -664,7 +672,10 @@ static void read_reply(redisAsyncContext *ac, void *rv, void *priv)
 
 static void issue_read(redis_source *st)
 {
-    if (st->reading || st->paused || st->stopping || !st->group_ready ||
+    /* one read at a time for lists, and while the history is read (the next
+       read starts after the last entry of this one) */
+    int depth = st->mode == RS_STREAM && !st->history ? RS_READ_DEPTH : 1;
+    if (st->reads >= depth || st->paused || st->stopping || !st->group_ready ||
         !redis_conn_is_ready(st->rd))
         return;
     char count[24], block[24];
@@ -681,8 +692,8 @@ static void issue_read(redis_source *st)
         const char *argv[6] = {"BLMOVE", st->cfg.list, st->processing, "LEFT", "RIGHT", block};
         rc = redis_conn_cmd(st->rd, list_reply, st, 6, argv, NULL);
     }
-    if (rc == 0)
-        st->reading = true;
+    if (rc == 0 && ++st->reads < depth)
+        issue_read(st);
 }
 
 static void claim_reply(redisAsyncContext *ac, void *rv, void *priv);
@@ -876,7 +887,7 @@ static void list_reply(redisAsyncContext *ac, void *rv, void *priv)
     (void)ac;
     redis_source *st = priv;
     redisReply *r = rv;
-    st->reading = false;
+    st->reads = 0;
     if (r == NULL || st->stopping)
         return;
     const char *err = redis_reply_err(r);
@@ -1082,7 +1093,7 @@ static void conn_down(void *owner, redis_conn *c)
 {
     redis_source *st = owner;
     if (c == st->rd)
-        st->reading = false;
+        st->reads = 0;
     else
         st->claiming = false;
 }

@@ -390,6 +390,58 @@ static ceb_testhost_inst *read_all_unacked(fx *f, int n)
     return ti;
 }
 
+/* Entries "seq-<from>".."seq-<to - 1>" in one pipeline. */
+static void fill_seq(fx *f, int from, int to)
+{
+    for (int i = from; i < to; i++)
+        redisAppendCommand(f->c, "XADD s * event {\"specversion\":\"1.0\",\"id\":\"seq-%d\","
+                                 "\"source\":\"/t\",\"type\":\"t.ce\"}", i);
+    for (int i = from; i < to; i++) {
+        redisReply *r = NULL;
+        assert_int_equal(redisGetReply(f->c, (void **)&r), REDIS_OK);
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        freeReplyObject(r);
+    }
+}
+
+/* Two XREADGROUPs outstanding, small COUNT: every entry exactly once and
+   in stream order, across the switch from our pending history (read one
+   at a time) to new entries, and with entries added while reading. */
+static void test_stream_pipelined_reads_keep_order(void **st)
+{
+    fx *f = *st;
+    fill_seq(f, 0, 40);
+    const char *conf = "{\"url\":\"%s\",\"stream\":\"s\",\"group\":\"g\","
+                       "\"consumer\":\"c1\",\"start\":\"0\",\"count\":7,"
+                       "\"block\":\"50ms\"}";
+    /* first run: the 40 are not delivered (ack < 0): they stay pending */
+    ceb_testhost_inst *ti = make(f, conf, f->srv.url);
+    ceb_testhost_set_auto_ack(ti, true, CEB_EIO);
+    wait_n w = {ti, 40, f, NULL};
+    assert_int_equal(ceb_testhost_run(f->th, emitted_at_least, &w, 10000), 0);
+    assert_int_equal(ceb_testhost_emitted_count(ti), 40);
+    assert_int_equal(ceb_testhost_stop(ti, 5000), 0);
+    ceb_testhost_destroy(ti);
+    assert_int_equal(pending_count(f), 40);
+
+    /* second run: the 40 pending again (history), then 0..259 new ones */
+    fill_seq(f, 40, 200);
+    ti = make(f, conf, f->srv.url);
+    w = (wait_n){ti, 200, f, NULL};
+    assert_int_equal(ceb_testhost_run(f->th, emitted_at_least, &w, 10000), 0);
+    fill_seq(f, 200, 300);
+    w.n = 300;
+    assert_int_equal(ceb_testhost_run(f->th, emitted_at_least, &w, 10000), 0);
+    assert_int_equal(ceb_testhost_run(f->th, pending_zero, &w, 10000), 0);
+    assert_int_equal(ceb_testhost_emitted_count(ti), 300);
+    for (int i = 0; i < 300; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "seq-%d", i);
+        assert_string_equal(ceb_event_id(ceb_testhost_emitted(ti, (size_t)i)), want);
+    }
+    stop_inst(f, ti);
+}
+
 /* stop() right after acks: 1000 ids already sent as XACK (reply not read
    yet), 500 queued behind the coalescing timer. Both must be XACKed before
    stopped(), and nothing may run after it (ASan/UBSan builds check). */
@@ -481,6 +533,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_formats_and_xack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_claim_and_max_deliveries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_server_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_pipelined_reads_keep_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_stop_with_xack_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_acks_after_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_stop_server_gone_with_xack_in_flight, setup,
