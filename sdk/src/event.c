@@ -601,11 +601,6 @@ static int ctx_store_plain(ceb_event *ev, int slot, const char *value, size_t le
     return 0;
 }
 
-static int ctx_store(ceb_event *ev, int slot, const char *value, size_t len)
-{
-    return ctx_store_plain(ev, slot, value, len, -1);
-}
-
 static void ctx_clear(ceb_event *ev, int slot)
 {
     ev_free_str(ev, ev->ctx[slot]);
@@ -1307,10 +1302,12 @@ int ceb_event_wrap_from(ceb_rng *rng, ceb_clock *clk, const void *payload, size_
         return rc;
     ceb_uuid4_from(rng, id);
     ceb_time_now_rfc3339_from(clk, now);
-    /* id and time are ours (a UUIDv4, an RFC 3339 UTC time): stored as they
-       are; the caller's values are checked as ceb_event_set would */
-    if ((rc = ctx_store(ev, CTX_ID, id, strlen(id))) < 0 ||
-        (rc = ctx_store(ev, CTX_TIME, now, strlen(now))) < 0 ||
+    /* id and time are ours (a UUIDv4, an RFC 3339 UTC time): ASCII letters,
+       digits and punctuation that JSON never escapes, stored as they are
+       without a scan; the caller's values are checked as ceb_event_set
+       would */
+    if ((rc = ctx_store_plain(ev, CTX_ID, id, 36, 1)) < 0 ||
+        (rc = ctx_store_plain(ev, CTX_TIME, now, strlen(now), 1)) < 0 ||
         (rc = ctx_set(ev, CTX_TYPE, type, strlen(type), d)) < 0 ||
         (rc = ctx_set(ev, CTX_SOURCE, source, strlen(source), d)) < 0 ||
         (subject != NULL && (rc = ctx_set(ev, CTX_SUBJECT, subject, strlen(subject), d)) < 0) ||

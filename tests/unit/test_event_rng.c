@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cebridge/buf.h>
+#include <cebridge/codec.h>
 #include <cebridge/errors.h>
 #include <cebridge/event.h>
 
@@ -106,6 +108,27 @@ static void test_wrap_from(void **state)
     assert_int_equal(ceb_event_data_kind(ev2), CEB_DATA_TEXT);
     assert_string_not_equal(ceb_event_id(ev), ceb_event_id(ev2));
     ceb_event_unref(ev2);
+
+    /* the id and time stored without a scan encode as values set through
+       ceb_event_set do */
+    ceb_event *ref = NULL;
+    assert_int_equal(ceb_event_new(&ref), 0);
+    assert_int_equal(ceb_event_set(ref, "specversion", "1.0", &d), 0);
+    assert_int_equal(ceb_event_set(ref, "id", ceb_event_id(ev), &d), 0);
+    assert_int_equal(ceb_event_set(ref, "time", ceb_event_time(ev), &d), 0);
+    assert_int_equal(ceb_event_set(ref, "type", "t.wrap", &d), 0);
+    assert_int_equal(ceb_event_set(ref, "source", "/src", &d), 0);
+    assert_int_equal(ceb_event_set(ref, "subject", "subj", &d), 0);
+    assert_int_equal(ceb_event_set(ref, "datacontenttype", "application/json", &d), 0);
+    assert_int_equal(ceb_event_set_data(ref, CEB_DATA_JSON, "{\"x\":1}", 7), 0);
+    ceb_buf a = {0}, b = {0};
+    assert_int_equal(ceb_codec_json_encode(ev, &a), 0);
+    assert_int_equal(ceb_codec_json_encode(ref, &b), 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    ceb_buf_free(&a);
+    ceb_buf_free(&b);
+    ceb_event_unref(ref);
     ceb_event_unref(ev);
 
     /* declared JSON that does not parse keeps its bytes as binary */
