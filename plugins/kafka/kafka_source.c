@@ -208,6 +208,7 @@ typedef struct kafka_source {
     ks_job *filling;       /* loop: being filled by serve */
     ks_job *free_jobs;
     bool capped;           /* serve stopped at KS_JOBS_INFLIGHT: serve again on completion */
+    size_t wrapped_taken;  /* wrapped by the worker, counted once per job taken */
 } kafka_source;
 
 /* ---- partitions ------------------------------------------------------------- */
@@ -807,7 +808,7 @@ static void ks_take(kafka_source *s, ks_slot *sl)
             CEB_LOG_D(&s->ctx, "%s[%" PRId32 "] offset %" PRId64 ": repaired (0x%x)", p->topic,
                       p->partition, sl->offset, sl->repaired);
         } else if (sl->wrapped) {
-            ks_count(s, s->m_wrapped);
+            s->wrapped_taken++;
         }
         ks_append(s, p, sl->offset, sl->ev);
     }
@@ -821,6 +822,12 @@ static void ks_jobs_complete(kafka_source *s)
     while ((j = s->jobs) != NULL && atomic_load_explicit(&j->done, memory_order_acquire)) {
         for (size_t i = 0; i < j->n; i++)
             ks_take(s, &j->slot[i]);
+        if (s->wrapped_taken > 0) {
+            /* one update per job: a metric update takes the registry's lock */
+            if (s->m_wrapped != NULL)
+                s->ctx.host->metric_add(s->m_wrapped, NULL, (double)s->wrapped_taken);
+            s->wrapped_taken = 0;
+        }
         /* counted until its messages are destroyed: ks_maybe_close waits */
         s->jobs = j->next;
         if (s->jobs == NULL)

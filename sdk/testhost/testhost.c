@@ -406,6 +406,33 @@ static th_series *th_series_get(ceb_metric *m, const char *const *values)
     return s;
 }
 
+double ceb_testhost_metric_value(const ceb_testhost *th, const char *name,
+                                 const char *const *label_values)
+{
+    const ceb_metric *m = th->metrics;
+    while (m != NULL && strcmp(m->name, name) != 0)
+        m = m->next;
+    if (m == NULL || m->kind == CEB_METRIC_HISTOGRAM)
+        return -1;
+    /* the series key as th_series_get builds it, without creating one */
+    ceb_buf key = {0};
+    for (size_t i = 0; i < m->nlabels; i++) {
+        const char *v = label_values != NULL && label_values[i] != NULL ? label_values[i] : "";
+        if (ceb_buf_append_str(&key, v) < 0 || ceb_buf_append(&key, "\x1f", 1) < 0) {
+            ceb_buf_free(&key);
+            return -1;
+        }
+    }
+    double value = -1;
+    for (const th_series *s = m->series; s != NULL; s = s->next)
+        if (strcmp(s->key, key.data != NULL ? key.data : "") == 0) {
+            value = s->value;
+            break;
+        }
+    ceb_buf_free(&key);
+    return value;
+}
+
 static void th_metric_add(ceb_metric *m, const char *const *values, double v)
 {
     th_series *s = th_series_get(m, values);

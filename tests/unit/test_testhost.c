@@ -453,6 +453,12 @@ static void test_post_timers_metrics_dead_letter(void **state)
     assert_non_null(strstr(out.data, "cebridge_lat_bucket{le=\"10\"} 1\n"));
     assert_non_null(strstr(out.data, "cebridge_lat_count 1\n"));
     ceb_buf_free(&out);
+    /* read back by the test */
+    assert_true(ceb_testhost_metric_value(th, "lines_total", vals) == 5);
+    const char *other[] = {"r2"};
+    assert_true(ceb_testhost_metric_value(th, "lines_total", other) == -1); /* no series */
+    assert_true(ceb_testhost_metric_value(th, "nope_total", NULL) == -1);
+    assert_true(ceb_testhost_metric_value(th, "lat", NULL) == -1);          /* histogram */
 
     ceb_event *dl = tp_event(5);
     assert_int_equal(s->host->emit_dead_letter(s->inst, dl, "not an event", (void *)(uintptr_t)3), 0);

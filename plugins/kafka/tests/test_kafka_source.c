@@ -139,6 +139,8 @@ static void test_decode_kinds_and_commit(void **state)
     data = ceb_event_data(e, &len);
     assert_int_equal(len, 26);
     assert_memory_equal(data, "{\"seq\":1,\"version\":\"spec\"}", 26);
+    assert_true(ceb_testhost_metric_value(f->th, "kafka_source_wrapped_total", NULL) == 2);
+    assert_true(ceb_testhost_metric_value(f->th, "kafka_source_repaired_total", NULL) == 1);
     assert_int_equal(ceb_testhost_stop(ti, 20000), 0);
     ceb_testhost_destroy(ti);
     assert_int_equal(committed(f, "g1", "in", 0), 6);
@@ -328,6 +330,33 @@ static int data_int(const ceb_event *e)
     return atoi(v);
 }
 
+/* Plain records wrapped on the decode thread (no per-record subject): in
+   order, each counted once in kafka_source_wrapped_total, which the loop
+   updates once per job of records taken back. */
+static void test_wrapped_on_decode_thread(void **state)
+{
+    kfx *f = *state;
+    enum { N = 700 }; /* three jobs, the last one partial */
+    kfx_topic(f, "plain", 1);
+    produce_many(f, "plain", 1, 0, N);
+    ceb_testhost_inst *ti = source(f, "kin", "\"topics\": [\"plain\"], \"group\": \"g9\"", true);
+    wait_emitted(f, ti, N);
+    assert_int_equal(ceb_testhost_emitted_count(ti), N);
+    for (int i = 0; i < N; i++) {
+        const ceb_event *e = ceb_testhost_emitted(ti, (size_t)i);
+        assert_int_equal(data_int(e), i);
+        assert_string_equal(ceb_event_type(e), "dev.cebridge.kafka.message");
+        assert_string_equal(ceb_event_source(e), "kafka://plain");
+        assert_string_equal(ceb_event_get(e, "partitionkey"), "p0");
+        assert_int_equal(strlen(ceb_event_id(e)), 36);
+    }
+    assert_true(ceb_testhost_metric_value(f->th, "kafka_source_wrapped_total", NULL) == N);
+    assert_true(ceb_testhost_metric_value(f->th, "kafka_source_repaired_total", NULL) < 0);
+    assert_int_equal(ceb_testhost_stop(ti, 20000), 0);
+    ceb_testhost_destroy(ti);
+    assert_int_equal(committed(f, "g9", "plain", 0), N);
+}
+
 /* A second member joins while the first is busy decoding (records in flight
    at its decode thread): every record is emitted by one member or the
    other, each member's records of a partition come in offset order except
@@ -456,6 +485,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_strict_dead_letter, kfx_setup, kfx_teardown),
         cmocka_unit_test_setup_teardown(test_ordered_commit_and_rewind, kfx_setup, kfx_teardown),
         cmocka_unit_test_setup_teardown(test_keys_in_order_with_pause, kfx_setup, kfx_teardown),
+        cmocka_unit_test_setup_teardown(test_wrapped_on_decode_thread, kfx_setup, kfx_teardown),
         cmocka_unit_test_setup_teardown(test_rebalance_while_decoding, kfx_setup, kfx_teardown),
         cmocka_unit_test_setup_teardown(test_rewind_while_decoding, kfx_setup, kfx_teardown),
         cmocka_unit_test_setup_teardown(test_batches_fail_and_commit_whole, kfx_setup,

@@ -39,6 +39,16 @@ int  ceb_testhost_free(ceb_testhost *th);
 
 /* The first contract violation seen (static text in the host), or NULL. */
 const char *ceb_testhost_violation(const ceb_testhost *th);
+
+/*
+ * The value of a counter or gauge series that instances of `th` registered
+ * and updated: `name` as registered, `label_values` one per label of the
+ * metric (NULL when it has none). Returns -1 when there is no such metric
+ * or series (a series exists once it was updated), or for a histogram.
+ * Thread: the test's (the host's loop thread).
+ */
+double ceb_testhost_metric_value(const ceb_testhost *th, const char *name,
+                                 const char *const *label_values);
 /* True when a logged line at any level contains `needle`. */
 bool ceb_testhost_log_contains(const ceb_testhost *th, const char *needle);
 
