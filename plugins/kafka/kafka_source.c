@@ -570,6 +570,37 @@ static bool ks_maybe_event(const ceb_kafka_header *hv, size_t nh, const rd_kafka
     return false;
 }
 
+/* Wrap record m, which is not a CloudEvent: data = its value,
+   datacontenttype = its content-type header, partitionkey = its key (when
+   key_to_partitionkey), a new id and time from rng and clk (owned by the
+   calling thread). Reads only the immutable configuration, so both the
+   loop and the decode worker call it. Returns 0 and *out, or a negative
+   code with d set (*out untouched). */
+static int ks_wrap(const kafka_source *s, ceb_rng *rng, ceb_clock *clk,
+                   const rd_kafka_message_t *m, const ceb_kafka_header *hv, size_t nh,
+                   const char *type, const char *source, const char *subject, ceb_event **out,
+                   ceb_diag *d)
+{
+    const ceb_kafka_header *ct = ceb_kafka_header_find(hv, nh, "content-type");
+    char ctype[128] = "";
+    if (ct != NULL && ct->value != NULL && ct->value_len < sizeof ctype) {
+        memcpy(ctype, ct->value, ct->value_len);
+        ctype[ct->value_len] = '\0';
+    }
+    if (d->code != 0)
+        ceb_diag_clear(d); /* what the decode said: not a CloudEvent */
+    ceb_event *ev = NULL;
+    int rc = ceb_event_wrap_from(rng, clk, m->payload ? m->payload : "", m->len,
+                                 ctype[0] ? ctype : NULL, type, source, subject, &ev, d);
+    if (rc < 0)
+        return rc;
+    if (s->cfg.key_to_partitionkey && m->key != NULL && m->key_len > 0 &&
+        memchr(m->key, '\0', m->key_len) == NULL)
+        (void)ceb_event_setn(ev, "partitionkey", m->key, m->key_len, NULL);
+    *out = ev;
+    return 0;
+}
+
 /* Turn one record into an event and add it to the open batch (or
    dead-letter it on its own). */
 static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
@@ -612,22 +643,10 @@ static void ks_message(kafka_source *s, const rd_kafka_message_t *m)
         CEB_LOG_D(&s->ctx, "%s[%" PRId32 "] offset %" PRId64 ": repaired (0x%x)", topic,
                   m->partition, m->offset, o.repaired);
     } else if (rc == CEB_EDECODE) {
-        const ceb_kafka_header *ct = ceb_kafka_header_find(hv, nh, "content-type");
-        char ctype[128] = "";
-        if (ct != NULL && ct->value != NULL && ct->value_len < sizeof ctype) {
-            memcpy(ctype, ct->value, ct->value_len);
-            ctype[ct->value_len] = '\0';
-        }
         if ((rc = ks_render(s, s->cfg.def_subject, &s->b_subject)) < 0)
             return;
-        if (d.code != 0)
-            ceb_diag_clear(&d);
-        rc = ceb_event_wrap_from(&s->rng, &s->clock, m->payload ? m->payload : "", m->len,
-                                 ctype[0] ? ctype : NULL, def_type, def_source,
-                            s->b_subject.len > 0 ? s->b_subject.data : NULL, &ev, &d);
-        if (rc == 0 && s->cfg.key_to_partitionkey && m->key != NULL && m->key_len > 0 &&
-            memchr(m->key, '\0', m->key_len) == NULL)
-            (void)ceb_event_setn(ev, "partitionkey", m->key, m->key_len, NULL);
+        rc = ks_wrap(s, &s->rng, &s->clock, m, hv, nh, def_type, def_source,
+                     s->b_subject.len > 0 ? s->b_subject.data : NULL, &ev, &d);
         if (rc == 0)
             ks_count(s, s->m_wrapped);
     } else if (rc == CEB_ESPEC || rc == CEB_ENOTSUP) {
@@ -708,24 +727,9 @@ static void ks_work_slot(kafka_source *s, ks_slot *sl)
     }
     if (rc != CEB_EDECODE || s->cfg.def_subject != NULL)
         return; /* a dead letter, an error, or a per-record subject: the loop's */
-    const ceb_kafka_header *ct = ceb_kafka_header_find(hv, nh, "content-type");
-    char ctype[128] = "";
-    if (ct != NULL && ct->value != NULL && ct->value_len < sizeof ctype) {
-        memcpy(ctype, ct->value, ct->value_len);
-        ctype[ct->value_len] = '\0';
-    }
-    if (d.code != 0)
-        ceb_diag_clear(&d);
-    ceb_event *ev = NULL;
-    if (ceb_event_wrap_from(&s->w_rng, &s->w_clock, m->payload ? m->payload : "", m->len,
-                            ctype[0] ? ctype : NULL, sl->def_type, sl->def_source, NULL, &ev,
-                            &d) < 0)
-        return;
-    if (s->cfg.key_to_partitionkey && m->key != NULL && m->key_len > 0 &&
-        memchr(m->key, '\0', m->key_len) == NULL)
-        (void)ceb_event_setn(ev, "partitionkey", m->key, m->key_len, NULL);
-    sl->ev = ev;
-    sl->wrapped = true;
+    if (ks_wrap(s, &s->w_rng, &s->w_clock, m, hv, nh, sl->def_type, sl->def_source, NULL,
+                &sl->ev, &d) == 0)
+        sl->wrapped = true;
 }
 
 static void ks_worker_main(void *arg)

@@ -363,24 +363,40 @@ static int th_metric_register(ceb_instance *inst, ceb_metric_kind kind, const ch
     return 0;
 }
 
+/* A series' key: its label values, each followed by \x1f. Returns 0 or
+   CEB_ENOMEM (key freed). */
+static int th_series_key(const ceb_metric *m, const char *const *values, ceb_buf *key)
+{
+    for (size_t i = 0; i < m->nlabels; i++) {
+        if (ceb_buf_append_str(key, values && values[i] ? values[i] : "") < 0 ||
+            ceb_buf_append(key, "\x1f", 1) < 0) {
+            ceb_buf_free(key);
+            return CEB_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static th_series *th_series_find(const ceb_metric *m, const char *key)
+{
+    for (th_series *s = m->series; s; s = s->next)
+        if (strcmp(s->key, key) == 0)
+            return s;
+    return NULL;
+}
+
 static th_series *th_series_get(ceb_metric *m, const char *const *values)
 {
     ceb_buf key = {0};
-    for (size_t i = 0; i < m->nlabels; i++) {
-        if (ceb_buf_append_str(&key, values && values[i] ? values[i] : "") < 0 ||
-            ceb_buf_append(&key, "\x1f", 1) < 0) {
-            ceb_buf_free(&key);
-            return NULL;
-        }
-    }
+    if (th_series_key(m, values, &key) < 0)
+        return NULL;
     const char *k = key.data ? key.data : "";
-    for (th_series *s = m->series; s; s = s->next) {
-        if (strcmp(s->key, k) == 0) {
-            ceb_buf_free(&key);
-            return s;
-        }
+    th_series *s = th_series_find(m, k);
+    if (s != NULL) {
+        ceb_buf_free(&key);
+        return s;
     }
-    th_series *s = calloc(1, sizeof(*s));
+    s = calloc(1, sizeof(*s));
     if (s == NULL) {
         ceb_buf_free(&key);
         return NULL;
@@ -414,23 +430,12 @@ double ceb_testhost_metric_value(const ceb_testhost *th, const char *name,
         m = m->next;
     if (m == NULL || m->kind == CEB_METRIC_HISTOGRAM)
         return -1;
-    /* the series key as th_series_get builds it, without creating one */
     ceb_buf key = {0};
-    for (size_t i = 0; i < m->nlabels; i++) {
-        const char *v = label_values != NULL && label_values[i] != NULL ? label_values[i] : "";
-        if (ceb_buf_append_str(&key, v) < 0 || ceb_buf_append(&key, "\x1f", 1) < 0) {
-            ceb_buf_free(&key);
-            return -1;
-        }
-    }
-    double value = -1;
-    for (const th_series *s = m->series; s != NULL; s = s->next)
-        if (strcmp(s->key, key.data != NULL ? key.data : "") == 0) {
-            value = s->value;
-            break;
-        }
+    if (th_series_key(m, label_values, &key) < 0)
+        return -1;
+    const th_series *s = th_series_find(m, key.data ? key.data : "");
     ceb_buf_free(&key);
-    return value;
+    return s != NULL ? s->value : -1;
 }
 
 static void th_metric_add(ceb_metric *m, const char *const *values, double v)
